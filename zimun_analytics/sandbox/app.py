@@ -1,0 +1,182 @@
+"""The sandbox as an ASGI app: routing, the error envelope, request ids, rate limits and faults.
+
+The outer :class:`SandboxMiddleware` does what every API response shares, in this order:
+request id → injected latency → injected 5xx (before any processing) → the per-client rate
+limit → the endpoint → ``X-Request-Id`` and ``X-RateLimit-*`` headers → injected dropped
+connection (*after* processing, which is what makes idempotency keys matter).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import secrets
+import threading
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .errors import ApiError
+from .openapi import build_openapi
+from .routes import ROUTES, error_response, json_response
+from .state import SandboxSettings, SandboxState
+
+__all__ = ["InjectedDrop", "create_app"]
+
+_FAULTS = ("500", "502", "503", "drop")
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+
+
+class InjectedDrop(Exception):
+    """Raised after a response has started, so the server closes the connection mid-response."""
+
+
+class _QuietDrops(logging.Filter):
+    """Keep injected drops out of the server's error log: they are the point, not a bug."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], InjectedDrop))
+
+
+logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
+
+
+class SandboxMiddleware:
+    """Request ids, latency, faults and rate limits around every request."""
+
+    def __init__(self, app: ASGIApp, state: SandboxState) -> None:
+        self.app = app
+        self.state = state
+        settings = state.settings
+        self._faults = random.Random(f"faults:{settings.seed}")
+        self._latency = random.Random(f"latency:{settings.seed}")
+        self._lock = threading.Lock()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        is_api = path.startswith("/api/") or path == "/oauth/token"
+        scope.setdefault("state", {})["request_id"] = "req_" + secrets.token_hex(8)
+        fault = await self._delay_and_pick_fault() if is_api else None
+        if fault in ("500", "502", "503"):
+            await self._send_error(
+                scope,
+                receive,
+                send,
+                ApiError(
+                    int(fault), "internal", "injected fault: the sandbox pretends to be broken"
+                ),
+            )
+            return
+        if path.startswith("/api/"):
+            bucket = self.state.api_limits.take(self._rate_key(scope))
+            scope["state"]["rate_headers"] = bucket.headers()
+            if not bucket.allowed:
+                await self._send_error(
+                    scope,
+                    receive,
+                    send,
+                    ApiError(
+                        429,
+                        "rate_limited",
+                        f"too many requests; retry after {bucket.retry_after_s} s",
+                        headers={"Retry-After": str(bucket.retry_after_s)},
+                    ),
+                )
+                return
+        await self.app(scope, receive, self._decorate(scope, send, drop=fault == "drop"))
+
+    async def _delay_and_pick_fault(self) -> str | None:
+        settings = self.state.settings
+        with self._lock:
+            delay_ms = settings.latency_ms + self._latency.uniform(-1, 1) * settings.jitter_ms
+            fault = None
+            if self._faults.random() < settings.fault_rate:
+                fault = self._faults.choice(_FAULTS)
+        if delay_ms > 0:
+            await asyncio.sleep(delay_ms / 1000)
+        return fault
+
+    def _rate_key(self, scope: Scope) -> str:
+        """Per client when the bearer token is known, else per peer address."""
+        headers = dict(scope["headers"])
+        kind, _, token = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
+        grant = self.state.tokens.lookup(token.strip(), self.state.clock.now())
+        if kind.lower() == "bearer" and grant is not None:
+            return "client:" + grant.client.client_id
+        return "peer:" + str((scope.get("client") or ("?",))[0])
+
+    def _decorate(self, scope: Scope, send: Send, *, drop: bool) -> Send:
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                extra = {"X-Request-Id": scope["state"]["request_id"]}
+                extra.update(scope["state"].get("rate_headers", {}))
+                headers = [
+                    (k, v)
+                    for k, v in message.get("headers", [])
+                    if k.decode("latin-1").lower() not in {h.lower() for h in extra}
+                ]
+                headers += [(k.encode(), v.encode()) for k, v in extra.items()]
+                message = {**message, "headers": headers}
+                await send(message)
+                if drop:
+                    raise InjectedDrop("response dropped on purpose")
+                return
+            await send(message)
+
+        return send_with_headers
+
+    async def _send_error(self, scope: Scope, receive: Receive, send: Send, error: ApiError):
+        response = error_response(Request(scope, receive), error)
+        await response(scope, receive, self._decorate(scope, send, drop=False))
+
+
+def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return error_response(request, exc)
+
+
+def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "invalid_request")
+    message = {
+        404: f"no such endpoint: {request.url.path}",
+        405: f"{request.method} is not allowed on {request.url.path}",
+    }.get(exc.status_code, str(exc.detail))
+    return error_response(request, ApiError(exc.status_code, code, message, headers=exc.headers))
+
+
+def _server_error(request: Request, exc: Exception) -> Response:
+    """A genuine bug: still answer with the envelope, so clients see a request id."""
+    return error_response(request, ApiError(500, "internal", "internal sandbox error"))
+
+
+async def _openapi(request: Request) -> Response:
+    return json_response(build_openapi(str(request.base_url).rstrip("/")))
+
+
+def create_app(settings: SandboxSettings | None = None) -> Any:
+    """Build the sandbox ASGI app (state included) from settings."""
+    state = SandboxState(settings or SandboxSettings())
+    routes = [Route(path, endpoint, methods=methods) for path, endpoint, methods in ROUTES]
+    routes.append(Route("/openapi.json", _openapi, methods=["GET"]))
+    app = Starlette(
+        routes=routes,
+        exception_handlers={
+            ApiError: _api_error,
+            HTTPException: _http_error,
+            Exception: _server_error,
+        },
+    )
+    app.state.sandbox = state
+    wrapped = SandboxMiddleware(app, state)
+    wrapped.sandbox_state = state  # type: ignore[attr-defined]
+    return wrapped

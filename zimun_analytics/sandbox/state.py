@@ -1,0 +1,80 @@
+"""Settings of one sandbox run and the live state built from them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from .clock import SandboxClock, parse_instant
+from .engine import BookingEngine
+from .ratelimit import RateLimiter
+from .stores import IdempotencyStore, TokenStore
+from .world import build_world
+
+__all__ = ["SandboxSettings", "SandboxState"]
+
+DEFAULT_RATE_LIMIT_PER_S = 50.0
+DEFAULT_RATE_BURST = 100
+DEFAULT_TOKEN_RATE_LIMIT_PER_MIN = 10
+DEFAULT_TOKEN_TTL_S = 3600
+CLOSED_DAY_OFFSET_DAYS = 9  # Berlin's "closed" override lands inside a 14-day window
+
+
+@dataclass(frozen=True)
+class SandboxSettings:
+    """Every knob of the sandbox; the CLI flags and ``Sandbox(...)`` keywords map onto these."""
+
+    seed: int = 1
+    now: datetime | str | None = None
+    services: int | None = None
+    latency_ms: float = 0.0
+    latency_jitter_ms: float | None = None
+    fault_rate: float = 0.0
+    rate_limit: float = DEFAULT_RATE_LIMIT_PER_S
+    rate_burst: int = DEFAULT_RATE_BURST
+    token_rate_limit: int = DEFAULT_TOKEN_RATE_LIMIT_PER_MIN
+    token_ttl: float = DEFAULT_TOKEN_TTL_S
+    omit_full_slots: bool = False
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not 0 <= self.fault_rate <= 1:
+            problems.append("fault_rate must be between 0 and 1")
+        if self.services is not None and not 1 <= self.services <= 20_000:
+            problems.append("services must be between 1 and 20000")
+        if self.latency_ms < 0 or (self.latency_jitter_ms or 0) < 0:
+            problems.append("latency_ms and latency_jitter_ms must be >= 0")
+        if self.rate_limit <= 0 or self.rate_burst < 1 or self.token_rate_limit < 1:
+            problems.append("rate_limit must be > 0, rate_burst and token_rate_limit >= 1")
+        if self.token_ttl <= 0:
+            problems.append("token_ttl must be > 0 seconds")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    @property
+    def jitter_ms(self) -> float:
+        """Latency jitter: a fifth of the latency unless set."""
+        return self.latency_ms / 5 if self.latency_jitter_ms is None else self.latency_jitter_ms
+
+
+class SandboxState:
+    """World, clock, booking engine, token and idempotency stores and rate limiters."""
+
+    def __init__(self, settings: SandboxSettings) -> None:
+        self.settings = settings
+        frozen_at = parse_instant(settings.now) if settings.now is not None else None
+        self.clock = SandboxClock(frozen_at)
+        closed_day = self.clock.started_at.date() + timedelta(days=CLOSED_DAY_OFFSET_DAYS)
+        while closed_day.weekday() >= 5:  # a weekday, so the closure visibly removes slots
+            closed_day += timedelta(days=1)
+        world = build_world(settings.seed, settings.services, closed_day)
+        self.engine = BookingEngine(world, self.clock, settings.seed)
+        self.tokens = TokenStore()
+        self.idempotency = IdempotencyStore()
+        self.api_limits = RateLimiter(settings.rate_limit, settings.rate_burst)
+        self.token_limits = RateLimiter(settings.token_rate_limit / 60, settings.token_rate_limit)
+
+    @property
+    def world(self):
+        """The static world."""
+        return self.engine.world
