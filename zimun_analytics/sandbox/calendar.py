@@ -42,6 +42,7 @@ class DayPlan:
     status: DayStatus
     slots: tuple[GridSlot, ...]
     by_start: dict[int, GridSlot]
+    staff_ids: frozenset[str] = frozenset()  # everyone able to serve any slot of the day
 
 
 def _local(day: date, minute: int, location: Location) -> datetime:
@@ -96,7 +97,9 @@ class Calendar:
         slots = tuple(self._grid(service, location, day, opening))
         if not slots:
             return DayPlan("closed", (), {})
-        return DayPlan("open", slots, {slot.start_ts: slot for slot in slots})
+        by_start = {slot.start_ts: slot for slot in slots}
+        staff_ids = frozenset(sid for slot in slots for sid in slot.staff_ids)
+        return DayPlan("open", slots, by_start, staff_ids)
 
     def _grid(self, service: Service, location: Location, day: date, opening) -> list[GridSlot]:
         staff = [

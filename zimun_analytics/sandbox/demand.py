@@ -24,7 +24,7 @@ _SERVICES_TRIED_PER_STAFF = 8  # bounds the work per day with a 2,000-service ca
 
 def booking_probability(local_hour: int, weekday: int, lead_days: int) -> float:
     """Chance that a free slot was already booked ``lead_days`` ahead of its day."""
-    lead = 0.15 + 0.6 * math.exp(-max(lead_days, 0) / 6)
+    lead = 0.06 + 0.3 * math.exp(-max(lead_days, 0) / 8)
     weight = _HOUR_WEIGHT.get(local_hour, 1.0) * _WEEKDAY_WEIGHT.get(weekday, 1.0)
     return min(lead * weight, _MAX_PROBABILITY)
 

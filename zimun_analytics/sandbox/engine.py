@@ -211,11 +211,16 @@ class BookingEngine:
         slots = []
         if plan.slots:
             self.materialize(location, day)
+            busy = self._live_busy(plan.staff_ids, day, now)
             now_ts = now.timestamp()
             for slot in plan.slots:
                 if slot.start_ts <= now_ts:
                     continue
-                free = len(self.free_staff(slot, day, now))
+                # the hot loop of the sandbox: inlined, as a call per staff member halves the rate
+                start, end, free = slot.start_ts, slot.block_end_ts, 0
+                for staff_id in slot.staff_ids:
+                    if not any(s < end and e > start for s, e in busy[staff_id]):
+                        free += 1
                 if free or not omit_full:
                     slots.append(
                         {
@@ -226,6 +231,17 @@ class BookingEngine:
                         }
                     )
         return {"date": day.isoformat(), "status": plan.status, "slots": slots}
+
+    def _live_busy(self, staff_ids, day: date, now: datetime) -> dict[str, list[tuple[int, int]]]:
+        """Each staff member's busy intervals that day, expired holds left out."""
+        return {
+            staff_id: [
+                (start, end)
+                for start, end, ref in self._busy.get((staff_id, day), ())
+                if not ref.startswith("h_") or self._hold_is_live(ref, now)
+            ]
+            for staff_id in staff_ids
+        }
 
     # -- taking a slot ---------------------------------------------------------------------
 

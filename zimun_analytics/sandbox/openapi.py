@@ -1,15 +1,17 @@
 """The sandbox's OpenAPI 3.1 description of the Zimun booking API, served at ``/openapi.json``.
 
-The document covers the whole contract (``zimun-api.md``): the token endpoint, the
-``/api/v1`` endpoints with their headers and error responses, and the sandbox-only endpoints.
-Every schema, header, parameter and error response is built once by a small function and
-referenced everywhere else with ``$ref``; each operation lists the error *codes* it can give,
-and its error responses are derived from them. Standard library only, so the server can
-import this at start-up for free.
+It covers the whole contract (``zimun-api.md``): the token endpoint, the ``/api/v1``
+endpoints with their headers and error responses, and the sandbox-only endpoints. The
+operations are tables (``API_OPERATIONS``, ``OTHER_OPERATIONS``, ``ERRORS``, ...); each
+operation lists the error *codes* it can give, and its error responses are derived from them.
+Every schema, header, parameter and error response is built once, by a small function, and
+referenced elsewhere with ``$ref``. Standard library only, so importing this costs nothing.
 """
 
 from __future__ import annotations
 
+import re
+from http import HTTPStatus
 from typing import Any
 
 __all__ = ["build_openapi"]
@@ -17,6 +19,7 @@ __all__ = ["build_openapi"]
 Json = dict[str, Any]
 
 OPENAPI_VERSION = "3.1.0"
+TITLE = "Zimun booking API (sandbox)"
 API_VERSION = "1.0.0"
 API_PREFIX = "/api/v1"
 TOKEN_PATH = "/oauth/token"
@@ -30,18 +33,71 @@ IDEMPOTENCY_TTL_HOURS = 24
 MAX_IDEMPOTENCY_KEY_CHARS = 255
 MIN_PAGE_SIZE, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE = 1, 100, 50
 MIN_DAYS_AHEAD, MAX_DAYS_AHEAD, DEFAULT_DAYS_AHEAD = 1, 60, 7
-# RFC 3339 date-times already need an offset; the pattern says so for request fields too.
+# RFC 3339 date-times need an offset anyway; the pattern makes that explicit on request fields.
 OFFSET_PATTERN = r"(Z|z|[+-]\d{2}:\d{2})$"
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 
+ORG, AVAIL, READ, WRITE = "org:read", "availability:read", "appointments:read", "appointments:write"
 SCOPES = (
-    ("org:read", "Read the organization, its locations and its services."),
-    ("availability:read", "Read availability."),
-    ("appointments:read", "Read appointments."),
-    ("appointments:write", "Hold, release, confirm, reschedule and cancel appointments."),
+    (ORG, "Read the organization, its locations and its services."),
+    (AVAIL, "Read availability."),
+    (READ, "Read appointments."),
+    (WRITE, "Hold, release, confirm, reschedule and cancel appointments."),
 )
 
-# code, status, when -- the contract's error table, plus 405 for a known path, wrong method
+# route (API routes under API_PREFIX), operationId, bearer scope ("": none), "status [Schema]"
+API_OPERATIONS = (
+    ("GET /organization", "getOrganization", ORG, "200 Organization"),
+    ("GET /locations", "listLocations", ORG, "200 LocationPage"),
+    ("GET /services", "listServices", ORG, "200 ServicePage"),
+    ("GET /availability", "getAvailability", AVAIL, "200 Availability"),
+    ("POST /appointments/hold", "createHold", WRITE, "201 Hold"),
+    ("DELETE /appointments/hold/{hold_id}", "releaseHold", WRITE, "204"),
+    ("POST /appointments/confirm", "confirmHold", WRITE, "201 Appointment"),
+    ("GET /appointments/{appointment_id}", "getAppointment", READ, "200 Appointment"),
+    ("PATCH /appointments/{appointment_id}", "updateAppointment", WRITE, "200 Appointment"),
+)
+OTHER_OPERATIONS = (
+    (f"POST {TOKEN_PATH}", "createToken", "", "200 Token"),
+    ("GET /_sandbox/outbox", "getOutbox", "", "200 Outbox"),
+    ("GET /_sandbox/clock", "getClock", "", "200 Clock"),
+    ("POST /_sandbox/clock", "advanceClock", "", "200 ClockAdvanced"),
+    ("GET /openapi.json", "getOpenapi", "", "200 OpenApiDocument"),
+)
+QUERY_PARAMS = {
+    "getAvailability": ("service_id", "days_ahead", "location_id", "start_date"),
+    "getOutbox": ("outbox_filter",),
+}
+REQUEST_BODIES = {
+    "createHold": "HoldRequest",
+    "confirmHold": "ConfirmRequest",
+    "updateAppointment": "AppointmentPatch",
+    "advanceClock": "ClockAdvance",
+}
+ERRORS = {  # error codes beyond the defaults (see _error_codes)
+    "createToken": "rate_limited",
+    "getAvailability": "location_required not_found",
+    "createHold": "not_found slot_unavailable",
+    "releaseHold": "not_found invalid_state",
+    "confirmHold": "not_found hold_already_confirmed hold_expired",
+    "getAppointment": "not_found",
+    "updateAppointment": "not_found slot_unavailable invalid_state",
+    "getOutbox": "invalid_request",
+    "advanceClock": "invalid_request validation_error",
+}
+DESCRIPTIONS = {
+    "createToken": "Client credentials by HTTP Basic or, in the sandbox, as the `client_id` and"
+    " `client_secret` form fields (the anonymous alternative). Its own low rate limit"
+    f" ({TOKEN_RATE_PER_MINUTE} per minute per client in the sandbox): cache tokens.",
+    "createHold": f"Holds the slot for {HOLD_TTL_MINUTES} minutes; holds never exceed capacity.",
+    "releaseHold": "Frees the slot at once; releasing twice is harmless. A confirmed hold is 409.",
+    "confirmHold": "Turns the hold into an appointment; a confirmation email goes to the contact.",
+    "updateAppointment": "Reschedule (`appointment_time`) or cancel (`status`); the contact is"
+    " emailed. Cancelling twice is a no-op 200.",
+    "advanceClock": "Moves the sandbox clock; with `simulate` the demand model books slots.",
+}
+
+# code, status, when: the contract's error table, plus 405 for a known path, wrong method
 ERROR_CODES = (
     ("invalid_request", "400", "malformed query/body, unknown parameter value, bad `days_ahead`"),
     ("location_required", "400", "the service is at several locations and no `location_id`"),
@@ -58,26 +114,17 @@ ERROR_CODES = (
     ("rate_limited", "429", "too many requests; wait `Retry-After` seconds"),
     ("internal", "5XX", "server fault"),
 )
-ERROR_RESPONSES = {  # status -> (component name, headers beyond the usual ones)
-    "400": ("BadRequest", ()),
-    "401": ("Unauthorized", ("WWW-Authenticate",)),
-    "403": ("Forbidden", ()),
-    "404": ("NotFound", ()),
-    "405": ("MethodNotAllowed", ()),
-    "409": ("Conflict", ()),
-    "410": ("Gone", ()),
-    "422": ("UnprocessableEntity", ()),
-    "429": ("TooManyRequests", ("Retry-After",)),
-    "5XX": ("ServerError", ()),
-}
-BEARER_CODES = (
-    "invalid_request",
-    "invalid_token",
-    "insufficient_scope",
-    "rate_limited",
-    "internal",
+ERROR_HEADERS = {"401": ("WWW-Authenticate",), "429": ("Retry-After",)}
+STATUS_TEXT = {"200": "OK.", "201": "Created.", "204": "No content."}
+
+TAGS = (
+    ("auth", "OAuth2 client-credentials tokens."),
+    ("catalogue", "The organization, its locations and services."),
+    ("availability", "Free slots and the holiday map."),
+    ("appointments", "Hold, release, confirm, reschedule, cancel."),
+    ("sandbox", "Sandbox only; no token needed."),
 )
-WRITE_CODES = ("validation_error", "idempotency_key_reused")
+TAG_ORDER = tuple(name for name, _ in TAGS)
 
 ID_PREFIXES = (  # schema name, prefix, noun, example
     ("OrganizationId", "o", "organization", "o_demo"),
@@ -87,7 +134,7 @@ ID_PREFIXES = (  # schema name, prefix, noun, example
     ("AppointmentId", "a", "appointment", "a_123"),
 )
 
-HEADERS = (  # name, description, type, always present
+HEADERS = (  # name, description, type, always present where listed
     ("X-Request-Id", "Id of this request; an error's `request_id` equals it.", "string", True),
     ("X-RateLimit-Limit", "Size (burst) of the client's token bucket.", "integer", False),
     ("X-RateLimit-Remaining", "Requests left in the bucket.", "integer", False),
@@ -96,7 +143,7 @@ HEADERS = (  # name, description, type, always present
     ("Idempotent-Replayed", "`true` on a replay of the key's first response.", "string", False),
     ("WWW-Authenticate", '`Bearer error="invalid_token"`.', "string", True),
 )
-API_HEADERS = ("X-Request-Id", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
+RESPONSE_HEADERS = tuple(name for name, *_ in HEADERS if name.startswith("X-"))  # on every one
 
 DESCRIPTION = f"""\
 A local emulation ("sandbox") of the Zimun booking API. Flow: token -> availability ->
@@ -107,12 +154,10 @@ A local emulation ("sandbox") of the Zimun booking API. Flow: token -> availabil
   use the location's offset; `expires_at`, `created_at`, `updated_at`, `generated_at` are UTC.
 * IDs are opaque strings with a prefix: `o_`, `l_`, `s_`, `h_`, `a_`.
 * Every response carries `X-Request-Id`; an error envelope's `request_id` equals it.
-* A token bucket per client; API and token responses carry `X-RateLimit-*`, a 429 `Retry-After`.
+* A token bucket per client: API and token responses carry `X-RateLimit-*`, a 429 `Retry-After`.
 * `POST` and `PATCH` accept `Idempotency-Key`; replays carry `Idempotent-Replayed: true`.
 * The `/_sandbox/*` endpoints and `/openapi.json` exist only in the sandbox and need no token.
 """
-
-# -- schema builders ----------------------------------------------------------------------------
 
 
 def _ref(kind: str, name: str) -> Json:
@@ -127,9 +172,7 @@ def _obj(properties: Json, required: tuple[str, ...] | None = None, description:
     """Return an object schema; every property is required unless ``required`` says otherwise."""
     schema: Json = {"type": "object", "properties": properties}
     schema["required"] = list(properties if required is None else required)
-    if description:
-        schema["description"] = description
-    return schema
+    return schema | ({"description": description} if description else {})
 
 
 def _str(description: str, **extra: Any) -> Json:
@@ -144,12 +187,8 @@ def _bool(description: str, **extra: Any) -> Json:
     return {"type": "boolean", "description": description, **extra}
 
 
-def _array(items: Json, description: str = "", **extra: Any) -> Json:
+def _array(items: Json, description: str, **extra: Any) -> Json:
     return {"type": "array", "items": items, "description": description, **extra}
-
-
-def _nullable(schema: Json) -> Json:
-    return {**schema, "type": [schema["type"], "null"]}
 
 
 def _timestamp(description: str, *, request: bool = False) -> Json:
@@ -167,17 +206,14 @@ def _date(description: str) -> Json:
 def _paginated(schema_ref: Json) -> Json:
     """Return the schema of one page of a list endpoint: ``{items, next_page_token}``."""
     token = _str("Pass as `page_token` for the next page; `null` on the last page.")
-    return _obj(
-        {"items": _array(schema_ref, "This page's items."), "next_page_token": _nullable(token)}
-    )
+    items = _array(schema_ref, "This page's items.")
+    return _obj({"items": items, "next_page_token": token | {"type": ["string", "null"]}})
 
 
-# -- response and operation builders ----------------------------------------------------------
-
-
-def _response(description: str, schema: Json | None, headers: tuple[str, ...]) -> Json:
-    response: Json = {"description": description}
-    response["headers"] = {name: _ref("headers", name) for name in headers}
+def _response(description: str, schema: Json | None, headers: tuple[str, ...] = ()) -> Json:
+    """Return a JSON response (no body if ``schema`` is None) with the usual headers."""
+    names = (*RESPONSE_HEADERS, *headers)
+    response: Json = {"description": description, "headers": {n: _ref("headers", n) for n in names}}
     if schema is not None:
         response["content"] = {"application/json": {"schema": schema}}
     return response
@@ -187,64 +223,69 @@ def _explain(codes: list[str]) -> str:
     return "; ".join(f"`{code}`: {when}" for code, _, when in ERROR_CODES if code in codes) + "."
 
 
-def _error_response(description: str, extra_headers: tuple[str, ...] = ()) -> Json:
-    """Return a response whose body is the error envelope."""
-    return _response(description, _schema_ref("Error"), (*API_HEADERS, *extra_headers))
+def _error_response_name(status: str) -> str:
+    """Return the component name of the shared error response for ``status``."""
+    return "ServerError" if status == "5XX" else HTTPStatus(int(status)).phrase.replace(" ", "")
 
 
-def _error_responses(codes: tuple[str, ...]) -> Json:
-    """Return ``{status: $ref}`` for the given error codes, re-described for this operation."""
+def _error_response(status: str) -> Json:
+    """Return the shared response for ``status``: the error envelope, every code it may carry."""
+    codes = [code for code, code_status, _ in ERROR_CODES if code_status == status]
+    return _response(_explain(codes), _schema_ref("Error"), ERROR_HEADERS.get(status, ()))
+
+
+def _error_responses(codes: list[str]) -> Json:
+    """Return ``{status: $ref}`` for ``codes``, each re-described with this operation's codes."""
     by_status: dict[str, list[str]] = {}
     for code, status, _ in ERROR_CODES:
         if code in codes:
             by_status.setdefault(status, []).append(code)
-    responses = {}
-    for status, status_codes in by_status.items():
-        responses[status] = _ref("responses", ERROR_RESPONSES[status][0])
-        responses[status]["description"] = _explain(status_codes)
-    return responses
+    refs = {status: _ref("responses", _error_response_name(status)) for status in by_status}
+    return {
+        status: ref | {"description": _explain(by_status[status])} for status, ref in refs.items()
+    }
+
+
+def _error_codes(operation_id: str, scope: str, writes: bool) -> list[str]:
+    """Return the error codes of an operation: its own, plus those any such operation can give."""
+    codes = ERRORS.get(operation_id, "").split() + ["internal"]
+    if scope:
+        codes += ["invalid_request", "invalid_token", "insufficient_scope", "rate_limited"]
+    return codes + (["validation_error", "idempotency_key_reused"] if writes else [])
 
 
 def _tag(path: str) -> str:
-    """Return the tag group of ``path``."""
     if not path.startswith(API_PREFIX):
         return "auth" if path == TOKEN_PATH else "sandbox"
     section = path.removeprefix(API_PREFIX).split("/")[1]
     return section if section in ("availability", "appointments") else "catalogue"
 
 
-def _operation(
-    route: str, operation_id: str, ok: str, summary: str, scope: str | None = None, **kw: Any
-) -> tuple[str, str, Json]:
-    """Return ``(path, method, operation)`` for ``route`` (``"GET /path"``).
-
-    ``ok`` is the success status and schema (``"200 Organization"``, ``"204"``); ``scope`` is
-    the bearer scope needed (None: no token). ``kw`` may hold ``params``, ``body`` (a schema
-    name) and ``errors`` (space-separated codes); path and page parameters, and the
-    Idempotency-Key machinery of API writes, are added here.
-    """
+def _operation(route: str, operation_id: str, scope: str, ok: str) -> tuple[str, str, Json]:
+    """Return ``(path, method, operation)`` for one row of the operation tables."""
     method, path = route.lower().split(" ", 1)
     writes = path.startswith(API_PREFIX) and method in ("post", "patch")
     status, _, schema = ok.partition(" ")
-    headers = (*API_HEADERS, "Idempotent-Replayed") if writes else API_HEADERS
-    success = _response(f"{summary}.", _schema_ref(schema) if schema else None, headers)
+    summary = re.sub(r"([A-Z])", r" \1", operation_id).capitalize()
+    replayed = ("Idempotent-Replayed",) if writes else ()
+    success = _response(STATUS_TEXT[status], _schema_ref(schema) if schema else None, replayed)
     op: Json = {"operationId": operation_id, "summary": summary, "tags": [_tag(path)]}
-    op["parameters"] = [*_implied_params(path, schema, writes), *kw.get("params", ())]
-    if "body" in kw:
-        op["requestBody"] = _json_body(kw["body"])
-    codes = kw.get("errors", "").split() + (list(BEARER_CODES) if scope else [])
-    codes += list(WRITE_CODES) if writes else []
-    op["responses"] = {status: success} | _error_responses(tuple(codes))
+    op["description"] = DESCRIPTIONS.get(operation_id, summary + ".")
+    op["parameters"] = _parameters(path, operation_id, schema, writes)
+    if operation_id in REQUEST_BODIES:
+        op["requestBody"] = _json_body(REQUEST_BODIES[operation_id])
+    errors = _error_responses(_error_codes(operation_id, scope, writes))
+    op["responses"] = {status: success} | errors
     op["security"] = [{BEARER_SCHEME: [scope]}] if scope else []
     return path, method, op
 
 
-def _implied_params(path: str, schema: str, writes: bool) -> list[Json]:
-    """Return refs to the path parameters, the page parameters and the Idempotency-Key."""
-    names = ["HoldId"] if "{hold_id}" in path else []
-    names += ["AppointmentId"] if "{appointment_id}" in path else []
-    names += ["PageSize", "PageToken"] if schema.endswith("Page") else []
-    names += ["IdempotencyKey"] if writes else []
+def _parameters(path: str, operation_id: str, schema: str, writes: bool) -> list[Json]:
+    """Return the path and page parameters, the Idempotency-Key and the query filters."""
+    names = re.findall(r"\{(\w+)\}", path)
+    names += ["page_size", "page_token"] if schema.endswith("Page") else []
+    names += ["Idempotency-Key"] if writes else []
+    names += QUERY_PARAMS.get(operation_id, ())
     return [_ref("parameters", name) for name in names]
 
 
@@ -254,52 +295,41 @@ def _json_body(schema_name: str) -> Json:
 
 
 def _param(name: str, where: str, description: str, schema: Json, required: bool = False) -> Json:
-    return {
-        "name": name,
-        "in": where,
-        "description": description,
-        "required": required,
-        "schema": schema,
-    }
-
-
-# -- components -------------------------------------------------------------------------------
+    param = {"name": name, "in": where, "required": required or where == "path"}
+    return param | {"description": description, "schema": schema}
 
 
 def _header_components() -> Json:
-    return {
-        name: {"description": text, "required": always, "schema": {"type": kind}}
-        | ({"schema": {"type": kind, "minimum": 0}} if kind != "string" else {})
-        for name, text, kind, always in HEADERS
-    }
+    headers: Json = {}
+    for name, text, kind, always in HEADERS:
+        schema = {"type": kind} if kind == "string" else {"type": kind, "minimum": 0}
+        headers[name] = {"description": text, "required": always, "schema": schema}
+    return headers
 
 
 def _parameter_components() -> Json:
     key = (
-        f"Makes a write safe to retry: the first response to a key is kept {IDEMPOTENCY_TTL_HOURS} h"
+        f"Makes a write safe to retry: a key's first response is kept {IDEMPOTENCY_TTL_HOURS} h"
         " and replayed for the same key and body; another body gets 422 `idempotency_key_reused`."
     )
     key_schema = {"type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY_CHARS}
-    size = _int(f"{MIN_PAGE_SIZE}-{MAX_PAGE_SIZE}.", MIN_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
+    size = _int("Items per page.", MIN_PAGE_SIZE, maximum=MAX_PAGE_SIZE, default=DEFAULT_PAGE_SIZE)
+    days = _int("Out of range: 400.", MIN_DAYS_AHEAD, maximum=MAX_DAYS_AHEAD)
+    appointment, location = _schema_ref("AppointmentId"), _schema_ref("LocationId")
+    several = "Required if the service is at several locations."
     return {
-        "PageSize": _param(
-            "page_size", "query", "Items per page.", size | {"default": DEFAULT_PAGE_SIZE}
+        "page_size": _param("page_size", "query", f"{MIN_PAGE_SIZE}-{MAX_PAGE_SIZE}.", size),
+        "page_token": _param("page_token", "query", "A `next_page_token`.", _str("Opaque.")),
+        "Idempotency-Key": _param("Idempotency-Key", "header", key, key_schema),
+        "hold_id": _param("hold_id", "path", "The hold.", _schema_ref("HoldId")),
+        "appointment_id": _param("appointment_id", "path", "The appointment.", appointment),
+        "outbox_filter": _param("appointment_id", "query", "Only its emails.", appointment),
+        "service_id": _param("service_id", "query", "The service.", _schema_ref("ServiceId"), True),
+        "days_ahead": _param(
+            "days_ahead", "query", "Days in the window.", days | {"default": DEFAULT_DAYS_AHEAD}
         ),
-        "PageToken": _param(
-            "page_token", "query", "The previous page's `next_page_token`.", _str("Opaque.")
-        ),
-        "IdempotencyKey": _param("Idempotency-Key", "header", key, key_schema),
-        "HoldId": _param("hold_id", "path", "The hold.", _schema_ref("HoldId"), True),
-        "AppointmentId": _param(
-            "appointment_id", "path", "The appointment.", _schema_ref("AppointmentId"), True
-        ),
-    }
-
-
-def _response_components() -> Json:
-    return {
-        name: _error_response(_explain([c for c, s, _ in ERROR_CODES if s == status]), headers)
-        for status, (name, headers) in ERROR_RESPONSES.items()
+        "location_id": _param("location_id", "query", several, location),
+        "start_date": _param("start_date", "query", "Default: today there.", _date("First day")),
     }
 
 
@@ -315,11 +345,7 @@ def _security_schemes() -> Json:
 
 def _id_schemas() -> Json:
     return {
-        name: _str(
-            f"Opaque {noun} id, prefixed `{prefix}_`.",
-            pattern=rf"^{prefix}_\S+$",
-            examples=[example],
-        )
+        name: _str(f"Opaque {noun} id.", pattern=rf"^{prefix}_\S+$", examples=[example])
         for name, prefix, noun, example in ID_PREFIXES
     }
 
@@ -334,9 +360,7 @@ def _error_schemas() -> Json:
         "request_id": _str("Equals the `X-Request-Id` response header."),
         "details": _array(_schema_ref("ErrorDetail"), "Field-level problems (422)."),
     }
-    envelope = _obj(
-        {"error": _obj(body, ("code", "message", "request_id"))}, None, "Error envelope."
-    )
+    envelope = _obj({"error": _obj(body, ("code", "message", "request_id"))}, None, "Any error.")
     return {"ErrorCode": codes, "ErrorDetail": detail, "Error": envelope}
 
 
@@ -365,13 +389,12 @@ def _auth_schemas() -> Json:
 
 def _catalogue_schemas() -> Json:
     place = {"timezone": _schema_ref("TimeZone"), "country": _schema_ref("CountryCode")}
+    subdivision = _str("ISO 3166-2 code (`DE-BE`) or null.", pattern=r"^[A-Z]{2}-\w+$")
     location = {
         "location_id": _schema_ref("LocationId"),
         "name": _str("Display name."),
         **place,
-        "subdivision": _nullable(
-            _str("ISO 3166-2 code (`DE-BE`) or null.", pattern=r"^[A-Z]{2}-\w+$")
-        ),
+        "subdivision": subdivision | {"type": ["string", "null"]},
         "address": _str("Postal address."),
         "active": _bool("Whether the location takes bookings."),
     }
@@ -395,28 +418,29 @@ def _catalogue_schemas() -> Json:
     }
 
 
-def _availability_schemas() -> Json:
+def _day_schemas() -> Json:
     slot = {
         "start": _timestamp("Slot start, in the location's offset."),
         "end": _timestamp("Slot end, in the location's offset."),
         "capacity": _int("Staff able to serve this slot.", 0),
         "available": _int("Staff still free; bookable while >= 1 (full slots may be omitted).", 0),
     }
+    status = "`closed`: no working hours; `holiday`: public holiday or closed override."
     day = {
         "date": _date("Day in the location's zone"),
-        "status": _str(
-            "No working hours: `closed`; holiday or closed override: `holiday`.",
-            enum=["open", "closed", "holiday"],
-        ),
+        "status": _str(status, enum=["open", "closed", "holiday"]),
         "slots": _array(_schema_ref("Slot"), "The day's slots, in time order."),
     }
     holiday = {
         "name": _str("The holiday's name, or the override's note."),
         "kind": _str("Public holiday or closed override.", enum=["public_holiday", "closed"]),
     }
-    holidays = {
-        "type": "object",
-        "description": "Every public holiday and closed-override day in the window, by date.",
+    return {"Slot": _obj(slot), "AvailabilityDay": _obj(day), "Holiday": _obj(holiday)}
+
+
+def _availability_schemas() -> Json:
+    holidays = _obj({}, None, "Every public holiday and closed-override day in the window.")
+    holidays |= {
         "propertyNames": {"pattern": DATE_PATTERN},
         "additionalProperties": _schema_ref("Holiday"),
     }
@@ -432,12 +456,7 @@ def _availability_schemas() -> Json:
         "days": _array(_schema_ref("AvailabilityDay"), "Exactly `days_ahead` days.", minItems=1),
         "holidays": holidays,
     }
-    return {
-        "Slot": _obj(slot),
-        "AvailabilityDay": _obj(day),
-        "Holiday": _obj(holiday),
-        "Availability": _obj(availability),
-    }
+    return {"Availability": _obj(availability)}
 
 
 def _booking_fields(time: Json) -> Json:
@@ -463,10 +482,9 @@ def _appointment_schemas() -> Json:
         "contact_phone": _str("Customer phone."),
         "notes": _str("Free-text notes."),
     }
-    states = ["scheduled", "confirmed", "cancelled"]
     appointment = {
         "appointment_id": _schema_ref("AppointmentId"),
-        "status": _str("State of the appointment.", enum=states),
+        "status": _str("State.", enum=["scheduled", "confirmed", "cancelled"]),
         "hold_id": _schema_ref("HoldId"),
         **_booking_fields(local),
         "contact_name": _str("Customer name."),
@@ -484,7 +502,7 @@ def _appointment_schemas() -> Json:
 
 def _patch_schemas() -> Json:
     new_time = _timestamp("New start; same availability rules as a hold.", request=True)
-    cancel = _str("Cancels and frees the slot; cancelling twice is a no-op.", enum=["cancelled"])
+    cancel = _str("Cancels and frees the slot at once.", enum=["cancelled"])
     options = [_schema_ref("RescheduleRequest"), _schema_ref("CancelRequest")]
     patch = "Reschedule or cancel, not both: a body with both fields matches both and gets 422."
     return {
@@ -503,193 +521,55 @@ def _sandbox_schemas() -> Json:
         "subject": _str("Email subject."),
         "body": _str("Email body."),
     }
-    clock = {
-        "now": _timestamp("Current sandbox time."),
-        "frozen": _bool("Stands still between advances."),
-    }
+    clock = {"now": _timestamp("Sandbox time."), "frozen": _bool("Still between advances.")}
     advance = {
         "advance_seconds": {"type": "number", "minimum": 0, "description": "Seconds to move on."},
         "simulate": _bool("Let the demand model book free slots over the span.", default=False),
     }
-    outbox = _array(
-        _schema_ref("OutboxMessage"), "One per state change (none for a repeated cancel)."
-    )
+    outbox = _array(_schema_ref("OutboxMessage"), "One per state change (none for a re-cancel).")
     return {
         "OutboxMessage": _obj(message),
         "Outbox": _obj({"items": outbox}),
         "Clock": _obj(clock),
         "ClockAdvance": _obj(advance, ("advance_seconds",)),
-        "ClockAdvanced": _obj(
-            {**clock, "booked": _int("Appointments the demand model booked.", 0)}
-        ),
+        "ClockAdvanced": _obj({**clock, "booked": _int("Appointments the model booked.", 0)}),
+        "OpenApiDocument": {"type": "object", "description": "An OpenAPI 3.1 document."},
     }
 
 
 def _components() -> Json:
+    statuses = dict.fromkeys(status for _, status, _ in ERROR_CODES)
     schemas: Json = {}
     for part in (_id_schemas, _error_schemas, _auth_schemas, _catalogue_schemas):
         schemas |= part()
-    for part in (_availability_schemas, _appointment_schemas, _sandbox_schemas):
+    for part in (_day_schemas, _availability_schemas, _appointment_schemas, _sandbox_schemas):
         schemas |= part()
     return {
         "schemas": schemas,
-        "responses": _response_components(),
+        "responses": {_error_response_name(s): _error_response(s) for s in statuses},
         "parameters": _parameter_components(),
         "headers": _header_components(),
         "securitySchemes": _security_schemes(),
     }
 
 
-# -- operations -------------------------------------------------------------------------------
-
-
-def _token_operation() -> tuple[str, str, Json]:
-    route, limit = f"POST {TOKEN_PATH}", f"{TOKEN_RATE_PER_MINUTE}/minute per client (sandbox)"
-    path, method, op = _operation(route, "createToken", "200 Token", "Get an access token")
-    op["description"] = (
-        "Client credentials by HTTP Basic or, in the sandbox, as the `client_id`/`client_secret`"
-        f" form fields (the anonymous alternative). Its own low rate limit, {limit}: cache tokens."
-    )
-    form = {"application/x-www-form-urlencoded": {"schema": _schema_ref("TokenRequest")}}
-    op["requestBody"] = {"required": True, "content": form}
-    oauth, scope_codes = _schema_ref("OAuthError"), "`unsupported_grant_type`, `invalid_scope`"
-    op["responses"] |= {
-        "400": _response(f"`invalid_request`, {scope_codes}.", oauth, API_HEADERS),
-        "401": _response("`invalid_client`: unknown client or bad secret.", oauth, API_HEADERS),
-    } | _error_responses(("rate_limited", "internal"))
-    op["security"] = [{BASIC_SCHEME: []}, {}]
-    return path, method, op
-
-
-def _api_operations() -> list[tuple[str, str, Json]]:
-    api, org, write = API_PREFIX, "org:read", "appointments:write"
-    gone = "not_found hold_already_confirmed hold_expired"
-    return [
-        _operation(
-            f"GET {api}/organization",
-            "getOrganization",
-            "200 Organization",
-            "The organization",
-            org,
-        ),
-        _operation(
-            f"GET {api}/locations", "listLocations", "200 LocationPage", "List locations", org
-        ),
-        _operation(f"GET {api}/services", "listServices", "200 ServicePage", "List services", org),
-        _operation(
-            f"GET {api}/availability",
-            "getAvailability",
-            "200 Availability",
-            "Slots and holidays",
-            "availability:read",
-            params=_availability_params(),
-            errors="location_required not_found",
-        ),
-        _operation(
-            f"POST {api}/appointments/hold",
-            "createHold",
-            "201 Hold",
-            "Hold a slot",
-            write,
-            body="HoldRequest",
-            errors="not_found slot_unavailable",
-        ),
-        _operation(
-            f"DELETE {api}/appointments/hold/{{hold_id}}",
-            "releaseHold",
-            "204",
-            "Release a hold; its slot is free at once",
-            write,
-            errors=gone,
-        ),
-        _operation(
-            f"POST {api}/appointments/confirm",
-            "confirmHold",
-            "201 Appointment",
-            "Confirm a hold; the contact is emailed",
-            write,
-            body="ConfirmRequest",
-            errors=gone,
-        ),
-        _operation(
-            f"GET {api}/appointments/{{appointment_id}}",
-            "getAppointment",
-            "200 Appointment",
-            "Get an appointment",
-            "appointments:read",
-            errors="not_found",
-        ),
-        _operation(
-            f"PATCH {api}/appointments/{{appointment_id}}",
-            "updateAppointment",
-            "200 Appointment",
-            "Reschedule or cancel; the contact is emailed",
-            write,
-            body="AppointmentPatch",
-            errors="not_found slot_unavailable invalid_state",
-        ),
-    ]
-
-
-def _availability_params() -> tuple[Json, ...]:
-    days = _int("Out of range is 400 `invalid_request`.", MIN_DAYS_AHEAD, maximum=MAX_DAYS_AHEAD)
-    location = "Required if the service is offered at several locations."
-    return (
-        _param("service_id", "query", "The service.", _schema_ref("ServiceId"), True),
-        _param(
-            "days_ahead", "query", "Days in the window.", days | {"default": DEFAULT_DAYS_AHEAD}
-        ),
-        _param("location_id", "query", location, _schema_ref("LocationId")),
-        _param("start_date", "query", "Default: today in the location's zone.", _date("First day")),
-    )
-
-
-def _sandbox_operations() -> list[tuple[str, str, Json]]:
-    only = _param(
-        "appointment_id", "query", "Only this appointment's.", _schema_ref("AppointmentId")
-    )
-    bad, post = "invalid_request internal", "POST /_sandbox/clock"
-    ops = [
-        _operation(
-            "GET /_sandbox/outbox",
-            "getOutbox",
-            "200 Outbox",
-            "Emails sent so far",
-            params=(only,),
-            errors=bad,
-        ),
-        _operation("GET /_sandbox/clock", "getClock", "200 Clock", "The sandbox clock", errors=bad),
-        _operation(
-            post,
-            "advanceClock",
-            "200 ClockAdvanced",
-            "Advance the sandbox clock",
-            body="ClockAdvance",
-            errors=f"{bad} validation_error",
-        ),
-        _operation(
-            "GET /openapi.json", "getOpenapi", "200", "This OpenAPI 3.1 document", errors=bad
-        ),
-    ]
-    ops[-1][2]["responses"]["200"]["content"] = {"application/json": {"schema": {"type": "object"}}}
-    return ops
-
-
 def _paths() -> Json:
+    """Return the paths; the token endpoint gets its form body, RFC 6749 errors and security."""
+    rows = [(f"{r.split()[0]} {API_PREFIX}{r.split()[1]}", *rest) for r, *rest in API_OPERATIONS]
     paths: Json = {}
-    for path, method, op in [_token_operation(), *_api_operations(), *_sandbox_operations()]:
+    for row in [*rows, *OTHER_OPERATIONS]:
+        path, method, op = _operation(*row)
         paths.setdefault(path, {})[method] = op
-    return paths
-
-
-def _tags() -> list[Json]:
-    return [
-        {"name": "auth", "description": "OAuth2 client-credentials tokens."},
-        {"name": "catalogue", "description": "The organization, its locations and services."},
-        {"name": "availability", "description": "Free slots and the holiday map."},
-        {"name": "appointments", "description": "Hold, release, confirm, reschedule, cancel."},
-        {"name": "sandbox", "description": "Sandbox only; no token needed."},
-    ]
+    token, oauth = paths[TOKEN_PATH]["post"], _schema_ref("OAuthError")
+    form = {"application/x-www-form-urlencoded": {"schema": _schema_ref("TokenRequest")}}
+    token["requestBody"] = {"required": True, "content": form}
+    token["responses"] |= {
+        "400": _response("`invalid_request`, `unsupported_grant_type`, `invalid_scope`.", oauth),
+        "401": _response("`invalid_client`: unknown client or wrong secret.", oauth),
+    }
+    token["responses"] = dict(sorted(token["responses"].items()))
+    token["security"] = [{BASIC_SCHEME: []}, {}]
+    return dict(sorted(paths.items(), key=lambda item: TAG_ORDER.index(_tag(item[0]))))
 
 
 def build_openapi(server_url: str | None = None) -> dict[str, Any]:
@@ -706,22 +586,13 @@ def build_openapi(server_url: str | None = None) -> dict[str, Any]:
     dict
         A new JSON-serialisable document on every call, so callers may change it freely.
     """
+    tags = [{"name": name, "description": text} for name, text in TAGS]
     groups = [
-        {"name": "Zimun API", "tags": ["auth", "catalogue", "availability", "appointments"]},
+        {"name": "Zimun API", "tags": list(TAG_ORDER[:-1])},
         {"name": "Sandbox only", "tags": ["sandbox"]},
     ]
-    document: Json = {
-        "openapi": OPENAPI_VERSION,
-        "info": {
-            "title": "Zimun booking API (sandbox)",
-            "version": API_VERSION,
-            "description": DESCRIPTION,
-        },
-        "tags": _tags(),
-        "x-tagGroups": groups,
-        "paths": _paths(),
-        "components": _components(),
-    }
+    info = {"title": TITLE, "version": API_VERSION, "description": DESCRIPTION}
+    document: Json = {"openapi": OPENAPI_VERSION, "info": info, "tags": tags, "x-tagGroups": groups}
     if server_url is not None:
         document["servers"] = [{"url": server_url, "description": "This sandbox."}]
-    return document
+    return document | {"paths": _paths(), "components": _components()}
