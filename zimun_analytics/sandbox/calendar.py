@@ -89,10 +89,12 @@ class Calendar:
     def _day_plan(self, service_id: str, location_id: str, day: date) -> DayPlan:
         service = self._world.services[service_id]
         location = self._world.locations[location_id]
+        if not service.active:  # a discontinued service offers nothing, holiday or not
+            return DayPlan("closed", (), {})
         if self.is_holiday(location, day):
             return DayPlan("holiday", (), {})
         opening = location.opening.get(day.weekday(), ())
-        if not service.active or not opening:
+        if not opening:
             return DayPlan("closed", (), {})
         slots = tuple(self._grid(service, location, day, opening))
         if not slots:

@@ -247,6 +247,8 @@ class BookingEngine:
 
     def find_slot(self, service: Service, location: Location, moment: datetime):
         """The grid slot at ``moment`` and its local date; 422 off the grid, 409 not offered."""
+        if not service.active:
+            raise ApiError(409, "slot_unavailable", f"{service.service_id} is no longer offered")
         verdict = self.calendar.check_grid(service, location, moment)
         if verdict == "off_grid":
             message = (
@@ -259,7 +261,7 @@ class BookingEngine:
                 message,
                 [{"field": "appointment_time", "message": message}],
             )
-        if verdict == "unavailable" or not service.active:
+        if verdict == "unavailable":
             raise ApiError(
                 409,
                 "slot_unavailable",

@@ -16,6 +16,7 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z0-9-]{2,}$")
 _PHONE = re.compile(r"^\+?[0-9 ()./-]{5,32}$")
 MAX_NAME_CHARS = 200
 MAX_NOTES_CHARS = 2000
+MIN_YEAR, MAX_YEAR = 1970, 9000  # far from datetime's limits, so zone conversions cannot overflow
 
 
 class ApiError(Exception):
@@ -77,11 +78,14 @@ class FieldChecker:
             return None
         try:
             moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-        except ValueError:
+        except (ValueError, OverflowError):
             self.problem(field, "must be an ISO-8601 timestamp, e.g. 2025-12-01T10:00:00+01:00")
             return None
         if moment.tzinfo is None:
             self.problem(field, "must carry a UTC offset, e.g. 'Z' or '+01:00'")
+            return None
+        if not MIN_YEAR < moment.year < MAX_YEAR:
+            self.problem(field, f"must lie between the years {MIN_YEAR} and {MAX_YEAR}")
             return None
         return moment
 

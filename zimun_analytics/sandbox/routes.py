@@ -324,7 +324,7 @@ def _run(request: Request, handle, grant: TokenGrant, raw: bytes) -> Response:
     try:
         try:
             body = json.loads(raw) if raw.strip() else None
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise ApiError(400, "invalid_request", "the request body is not valid JSON") from None
         return handle(grant, body)
     except ApiError as error:
@@ -477,7 +477,7 @@ async def clock(request: Request) -> Response:
         raw = await request.body()
         try:
             body = json.loads(raw) if raw.strip() else {}
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise ApiError(400, "invalid_request", "the request body is not valid JSON") from None
         seconds, simulate = _clock_fields(FieldChecker(body))
         before, after = state.clock.advance(seconds)

@@ -65,7 +65,7 @@ def request_fingerprint(method: str, path: str, body: bytes) -> str:
     """Hash of what makes two requests "the same": method, path and the JSON body's content."""
     try:
         canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         canonical = body
     return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + canonical).hexdigest()
 
