@@ -1,0 +1,549 @@
+"""Records parsed from contract-shaped JSON, and the tolerance rules of the contract."""
+
+import ast
+import copy
+import dataclasses
+import sys
+from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+import zimun_analytics.models as models_module
+from zimun_analytics.errors import InputError, ResponseFormatError
+from zimun_analytics.models import (
+    Appointment,
+    Availability,
+    AvailabilityDay,
+    Hold,
+    Holiday,
+    Location,
+    Organization,
+    Service,
+    Slot,
+)
+
+REQUEST_ID = "req_abc"
+CET = timezone(timedelta(hours=1))
+
+ORGANIZATION = {
+    "organization_id": "o_demo",
+    "name": "Demo Praxis",
+    "timezone": "Europe/Berlin",
+    "country": "DE",
+}
+LOCATION = {
+    "location_id": "l_berlin",
+    "name": "Berlin Mitte",
+    "timezone": "Europe/Berlin",
+    "country": "DE",
+    "subdivision": "DE-BE",
+    "address": "Invalidenstr. 1, 10115 Berlin",
+    "active": True,
+}
+SERVICE = {
+    "service_id": "s_123",
+    "name": "Consultation",
+    "duration_minutes": 30,
+    "buffer_minutes": 5,
+    "location_ids": ["l_berlin", "l_hamburg"],
+    "active": True,
+}
+AVAILABILITY = {
+    "organization_id": "o_demo",
+    "service_id": "s_123",
+    "location_id": "l_berlin",
+    "timezone": "Europe/Berlin",
+    "start_date": "2025-12-01",
+    "days_ahead": 2,
+    "generated_at": "2025-12-01T08:00:00Z",
+    "slot_duration_minutes": 30,
+    "days": [
+        {
+            "date": "2025-12-01",
+            "status": "open",
+            "slots": [
+                {
+                    "start": "2025-12-01T10:00:00+01:00",
+                    "end": "2025-12-01T10:30:00+01:00",
+                    "capacity": 3,
+                    "available": 2,
+                },
+                {
+                    "start": "2025-12-01T10:30:00+01:00",
+                    "end": "2025-12-01T11:00:00+01:00",
+                    "capacity": 3,
+                    "available": 0,
+                },
+            ],
+        },
+        {"date": "2025-12-25", "status": "holiday", "slots": []},
+    ],
+    "holidays": {
+        "2025-12-29": {"name": "Inventory", "kind": "closed"},
+        "2025-12-25": {"name": "Christmas Day", "kind": "public_holiday"},
+    },
+}
+HOLD = {
+    "hold_id": "h_1",
+    "status": "held",
+    "organization_id": "o_demo",
+    "service_id": "s_123",
+    "location_id": "l_berlin",
+    "appointment_time": "2025-12-01T10:00:00+01:00",
+    "appointment_duration": 30,
+    "expires_at": "2025-12-01T08:10:00Z",
+}
+APPOINTMENT = {
+    "appointment_id": "a_1",
+    "status": "confirmed",
+    "hold_id": "h_1",
+    "organization_id": "o_demo",
+    "service_id": "s_123",
+    "location_id": "l_berlin",
+    "appointment_time": "2025-12-01T10:00:00+01:00",
+    "appointment_duration": 30,
+    "contact_name": "Erika Mustermann",
+    "contact_email": "erika@example.org",
+    "contact_phone": "+49 30 1234567",
+    "notes": "first visit, knee pain",
+    "created_at": "2025-12-01T08:01:00Z",
+    "updated_at": "2025-12-01T08:01:00Z",
+}
+EXAMPLES = {
+    Organization: ORGANIZATION,
+    Location: LOCATION,
+    Service: SERVICE,
+    Availability: AVAILABILITY,
+    Hold: HOLD,
+    Appointment: APPOINTMENT,
+}
+ENDPOINTS = {
+    Organization: "GET /api/v1/organization",
+    Location: "GET /api/v1/locations",
+    Service: "GET /api/v1/services",
+    Availability: "GET /api/v1/availability",
+    Hold: "POST /api/v1/appointments/hold",
+    Appointment: "GET /api/v1/appointments/a_1",
+}
+
+
+def parse(cls, data=None, **kwargs):
+    data = EXAMPLES[cls] if data is None else data
+    return cls.from_json(data, endpoint=ENDPOINTS[cls], request_id=REQUEST_ID, **kwargs)
+
+
+def without(cls, path):
+    """A deep copy of the example for ``cls`` with the item at ``path`` removed."""
+    data = copy.deepcopy(EXAMPLES[cls])
+    *parents, last = path
+    target = data
+    for key in parents:
+        target = target[key]
+    del target[last]
+    return data
+
+
+def replaced(cls, path, value):
+    """A deep copy of the example for ``cls`` with the item at ``path`` set to ``value``."""
+    data = copy.deepcopy(EXAMPLES[cls])
+    *parents, last = path
+    target = data
+    for key in parents:
+        target = target[key]
+    target[last] = value
+    return data
+
+
+# -- each record from a contract-shaped example -------------------------------------------------
+
+
+def test_organization_from_contract_example():
+    assert parse(Organization) == Organization("o_demo", "Demo Praxis", "Europe/Berlin", "DE")
+
+
+def test_location_from_contract_example():
+    assert parse(Location) == Location(
+        "l_berlin",
+        "Berlin Mitte",
+        "Europe/Berlin",
+        "DE",
+        "DE-BE",
+        "Invalidenstr. 1, 10115 Berlin",
+        True,
+    )
+
+
+def test_service_from_contract_example():
+    assert parse(Service) == Service(
+        "s_123", "Consultation", 30, 5, ("l_berlin", "l_hamburg"), True
+    )
+
+
+def test_availability_header_fields():
+    availability = parse(Availability)
+    assert (availability.organization_id, availability.service_id) == ("o_demo", "s_123")
+    assert (availability.location_id, availability.timezone) == ("l_berlin", "Europe/Berlin")
+    assert (availability.start_date, availability.days_ahead) == (date(2025, 12, 1), 2)
+    assert availability.generated_at == datetime(2025, 12, 1, 8, tzinfo=UTC)
+    assert availability.slot_duration_minutes == 30
+
+
+def test_availability_days_and_slots():
+    days = parse(Availability).days
+    assert [(day.date, day.status, len(day.slots)) for day in days] == [
+        (date(2025, 12, 1), "open", 2),
+        (date(2025, 12, 25), "holiday", 0),
+    ]
+    assert days[0].slots[0] == Slot(
+        datetime(2025, 12, 1, 10, tzinfo=CET), datetime(2025, 12, 1, 10, 30, tzinfo=CET), 3, 2
+    )
+
+
+def test_slot_keeps_the_location_offset():
+    slot = parse(Availability).days[0].slots[0]
+    assert slot.start.utcoffset() == timedelta(hours=1)
+    assert slot.start.isoformat() == "2025-12-01T10:00:00+01:00"
+
+
+def test_holiday_map_becomes_sorted_records():
+    assert parse(Availability).holidays == (
+        Holiday(date(2025, 12, 25), "Christmas Day", "public_holiday"),
+        Holiday(date(2025, 12, 29), "Inventory", "closed"),
+    )
+
+
+def test_availability_iterates_all_and_free_slots():
+    availability = parse(Availability)
+    assert [slot.available for slot in availability.slots()] == [2, 0]
+    assert [slot.available for slot in availability.free_slots()] == [2]
+
+
+def test_hold_from_contract_example():
+    assert parse(Hold) == Hold(
+        "h_1",
+        "held",
+        "o_demo",
+        "s_123",
+        "l_berlin",
+        datetime(2025, 12, 1, 10, tzinfo=CET),
+        30,
+        datetime(2025, 12, 1, 8, 10, tzinfo=UTC),
+    )
+
+
+def test_appointment_from_contract_example():
+    appointment = parse(Appointment)
+    assert (appointment.appointment_id, appointment.status, appointment.hold_id) == (
+        "a_1",
+        "confirmed",
+        "h_1",
+    )
+    assert appointment.appointment_time == datetime(2025, 12, 1, 10, tzinfo=CET)
+    assert appointment.contact_email == "erika@example.org"
+    assert appointment.created_at == datetime(2025, 12, 1, 8, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("cls", list(EXAMPLES), ids=lambda cls: cls.__name__)
+def test_raw_holds_the_decoded_json(cls):
+    assert parse(cls).raw == EXAMPLES[cls]
+
+
+@pytest.mark.parametrize("cls", list(EXAMPLES), ids=lambda cls: cls.__name__)
+def test_unknown_fields_are_ignored_but_kept_in_raw(cls):
+    data = {**EXAMPLES[cls], "loyalty_tier": "gold", "links": {"self": "/x"}}
+    record = parse(cls, data)
+    assert record == parse(cls)
+    assert record.raw["loyalty_tier"] == "gold"
+
+
+def test_unknown_nested_fields_are_kept_in_the_slot_raw():
+    data = replaced(Availability, ("days", 0, "slots", 0, "price_eur"), 40)
+    assert parse(Availability, data).days[0].slots[0].raw["price_eur"] == 40
+
+
+@pytest.mark.parametrize("cls", list(EXAMPLES), ids=lambda cls: cls.__name__)
+def test_records_are_frozen(cls):
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        parse(cls).raw = {}
+
+
+def _slot0(availability):
+    return availability.days[0].slots[0]
+
+
+# -- optional fields degrade ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("cls", "path", "read", "expected"),
+    [
+        (Organization, ("timezone",), lambda r: r.timezone, None),
+        (Organization, ("country",), lambda r: r.country, None),
+        (Location, ("country",), lambda r: r.country, None),
+        (Location, ("subdivision",), lambda r: r.subdivision, None),
+        (Location, ("address",), lambda r: r.address, None),
+        (Location, ("active",), lambda r: r.active, True),
+        (Service, ("buffer_minutes",), lambda r: r.buffer_minutes, 0),
+        (Service, ("location_ids",), lambda r: r.location_ids, ()),
+        (Service, ("active",), lambda r: r.active, True),
+        (Availability, ("location_id",), lambda r: r.location_id, None),
+        (Availability, ("timezone",), lambda r: r.timezone, None),
+        (Availability, ("days_ahead",), lambda r: r.days_ahead, 2),
+        (Availability, ("generated_at",), lambda r: r.generated_at, None),
+        (Availability, ("slot_duration_minutes",), lambda r: r.slot_duration_minutes, None),
+        (Availability, ("holidays",), lambda r: r.holidays, ()),
+        (Availability, ("days", 0, "slots"), lambda r: r.days[0].slots, ()),
+        (Availability, ("days", 0, "slots", 0, "end"), lambda r: _slot0(r).end, None),
+        (Availability, ("days", 0, "slots", 0, "capacity"), lambda r: _slot0(r).capacity, None),
+        (Availability, ("days", 0, "slots", 0, "available"), lambda r: _slot0(r).available, None),
+        (Availability, ("holidays", "2025-12-25", "kind"), lambda r: r.holidays[0].kind, None),
+        (Hold, ("location_id",), lambda r: r.location_id, None),
+        (Appointment, ("hold_id",), lambda r: r.hold_id, None),
+        (Appointment, ("location_id",), lambda r: r.location_id, None),
+        (Appointment, ("contact_name",), lambda r: r.contact_name, None),
+        (Appointment, ("contact_email",), lambda r: r.contact_email, None),
+        (Appointment, ("contact_phone",), lambda r: r.contact_phone, None),
+        (Appointment, ("notes",), lambda r: r.notes, None),
+        (Appointment, ("created_at",), lambda r: r.created_at, None),
+        (Appointment, ("updated_at",), lambda r: r.updated_at, None),
+    ],
+    ids=lambda value: ".".join(map(str, value)) if isinstance(value, tuple) else None,
+)
+def test_missing_optional_field_degrades(cls, path, read, expected):
+    assert read(parse(cls, without(cls, path))) == expected
+
+
+def test_optional_null_degrades_like_missing():
+    data = replaced(Availability, ("days", 0, "slots", 0, "capacity"), None)
+    assert parse(Availability, data).days[0].slots[0].capacity is None
+
+
+def test_slot_without_available_is_bookable():
+    data = without(Availability, ("days", 0, "slots", 1, "available"))
+    assert len(list(parse(Availability, data).free_slots())) == 2
+
+
+@pytest.mark.parametrize(
+    ("available", "bookable"), [(None, True), (0, False), (1, True), (3, True), (-1, False)]
+)
+def test_slot_is_bookable(available, bookable):
+    slot = Slot(datetime(2025, 12, 1, 10, tzinfo=CET), None, None, available)
+    assert slot.is_bookable is bookable
+
+
+def test_omitted_full_slots_are_simply_absent():
+    data = without(Availability, ("days", 0, "slots", 1))
+    assert [slot.available for slot in parse(Availability, data).slots()] == [2]
+
+
+# -- required fields missing or malformed -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("cls", "path", "field"),
+    [
+        (Organization, ("organization_id",), "organization_id"),
+        (Organization, ("name",), "name"),
+        (Location, ("location_id",), "location_id"),
+        (Location, ("name",), "name"),
+        (Location, ("timezone",), "timezone"),
+        (Service, ("service_id",), "service_id"),
+        (Service, ("name",), "name"),
+        (Service, ("duration_minutes",), "duration_minutes"),
+        (Availability, ("organization_id",), "organization_id"),
+        (Availability, ("service_id",), "service_id"),
+        (Availability, ("start_date",), "start_date"),
+        (Availability, ("days",), "days"),
+        (Availability, ("days", 1, "date"), "days[1].date"),
+        (Availability, ("days", 1, "status"), "days[1].status"),
+        (Availability, ("days", 0, "slots", 1, "start"), "days[0].slots[1].start"),
+        (Hold, ("hold_id",), "hold_id"),
+        (Hold, ("status",), "status"),
+        (Hold, ("organization_id",), "organization_id"),
+        (Hold, ("service_id",), "service_id"),
+        (Hold, ("appointment_time",), "appointment_time"),
+        (Hold, ("appointment_duration",), "appointment_duration"),
+        (Hold, ("expires_at",), "expires_at"),
+        (Appointment, ("appointment_id",), "appointment_id"),
+        (Appointment, ("status",), "status"),
+        (Appointment, ("organization_id",), "organization_id"),
+        (Appointment, ("service_id",), "service_id"),
+        (Appointment, ("appointment_time",), "appointment_time"),
+        (Appointment, ("appointment_duration",), "appointment_duration"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else None,
+)
+def test_missing_required_field_raises_naming_endpoint_field_and_request_id(cls, path, field):
+    with pytest.raises(ResponseFormatError) as caught:
+        parse(cls, without(cls, path))
+    error = caught.value
+    assert (error.endpoint, error.field, error.request_id) == (ENDPOINTS[cls], field, REQUEST_ID)
+    assert f"{field} is missing" in str(error)
+    assert ENDPOINTS[cls] in str(error)
+    assert REQUEST_ID in str(error)
+
+
+def test_required_null_is_reported_as_null():
+    with pytest.raises(ResponseFormatError, match="hold_id is null"):
+        parse(Hold, replaced(Hold, ("hold_id",), None))
+
+
+@pytest.mark.parametrize(
+    ("cls", "path", "value", "field"),
+    [
+        (Organization, ("organization_id",), 17, "organization_id"),
+        (Location, ("active",), "yes", "active"),
+        (Service, ("duration_minutes",), "30", "duration_minutes"),
+        (Service, ("duration_minutes",), True, "duration_minutes"),
+        (Service, ("location_ids",), "l_berlin", "location_ids"),
+        (Service, ("location_ids", 1), 7, "location_ids[1]"),
+        (Availability, ("days",), {"2025-12-01": []}, "days"),
+        (Availability, ("days", 0), "open", "days[0]"),
+        (Availability, ("days", 0, "date"), "2025-13-01", "days[0].date"),
+        (Availability, ("days", 0, "slots", 0, "start"), "10:00", "days[0].slots[0].start"),
+        (Availability, ("days", 0, "slots", 0, "capacity"), "3", "days[0].slots[0].capacity"),
+        (Availability, ("holidays",), ["2025-12-25"], "holidays"),
+        (Availability, ("holidays", "2025-12-25"), "Christmas", "holidays.2025-12-25"),
+        (Availability, ("holidays", "25.12.2025"), {}, "holidays.25.12.2025"),
+        (Hold, ("expires_at",), 1764576600, "expires_at"),
+    ],
+)
+def test_malformed_field_raises_naming_its_path(cls, path, value, field):
+    with pytest.raises(ResponseFormatError) as caught:
+        parse(cls, replaced(cls, path, value))
+    assert caught.value.field == field
+    assert field in str(caught.value)
+
+
+def test_integral_float_is_accepted_as_int():
+    assert parse(Service, replaced(Service, ("duration_minutes",), 30.0)).duration_minutes == 30
+
+
+@pytest.mark.parametrize("data", [[ORGANIZATION], "o_demo", None], ids=["list", "str", "null"])
+def test_body_that_is_not_an_object_raises(data):
+    with pytest.raises(ResponseFormatError, match="should be a JSON object"):
+        Organization.from_json(data, endpoint="GET /api/v1/organization")
+
+
+def test_path_prefixes_the_field_of_a_page_item():
+    with pytest.raises(ResponseFormatError) as caught:
+        parse(Location, without(Location, ("location_id",)), path="items[3]")
+    assert caught.value.field == "items[3].location_id"
+
+
+def test_error_without_request_id_still_reads_well():
+    with pytest.raises(ResponseFormatError) as caught:
+        Hold.from_json(without(Hold, ("hold_id",)), endpoint="POST /api/v1/appointments/hold")
+    assert caught.value.request_id is None
+    assert "None" not in str(caught.value)
+
+
+# -- timestamps ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("cls", "path"),
+    [
+        (Availability, ("days", 0, "slots", 0, "start")),
+        (Availability, ("days", 0, "slots", 0, "end")),
+        (Availability, ("generated_at",)),
+        (Hold, ("appointment_time",)),
+        (Hold, ("expires_at",)),
+        (Appointment, ("appointment_time",)),
+        (Appointment, ("created_at",)),
+    ],
+    ids=lambda value: ".".join(map(str, value)) if isinstance(value, tuple) else None,
+)
+def test_naive_timestamp_is_rejected(cls, path):
+    with pytest.raises(ResponseFormatError, match="has no UTC offset"):
+        parse(cls, replaced(cls, path, "2025-12-01T10:00:00"))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2025-12-01T08:10:00Z", datetime(2025, 12, 1, 8, 10, tzinfo=UTC)),
+        ("2025-12-01T08:10:00+00:00", datetime(2025, 12, 1, 8, 10, tzinfo=UTC)),
+        ("2025-12-01T09:10:00.250+01:00", datetime(2025, 12, 1, 8, 10, 0, 250000, tzinfo=UTC)),
+    ],
+)
+def test_timestamps_with_offset_are_parsed(text, expected):
+    assert parse(Hold, replaced(Hold, ("expires_at",), text)).expires_at == expected
+
+
+# -- hold timing ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("now", "remaining", "expired"),
+    [
+        (datetime(2025, 12, 1, 8, 0, tzinfo=UTC), timedelta(minutes=10), False),
+        (datetime(2025, 12, 1, 9, 9, 30, tzinfo=CET), timedelta(seconds=30), False),
+        (datetime(2025, 12, 1, 8, 10, tzinfo=UTC), timedelta(0), True),
+        (datetime(2025, 12, 1, 9, 0, tzinfo=UTC), timedelta(0), True),
+    ],
+)
+def test_hold_remaining_and_expiry(now, remaining, expired):
+    hold = parse(Hold)
+    assert (hold.remaining(now), hold.is_expired(now)) == (remaining, expired)
+
+
+@pytest.mark.parametrize("method", ["remaining", "is_expired"])
+def test_hold_timing_rejects_naive_now(method):
+    with pytest.raises(InputError, match="now"):
+        getattr(parse(Hold), method)(datetime(2025, 12, 1, 8, 0))
+
+
+# -- personal data and equality ------------------------------------------------------------------
+
+
+def test_appointment_repr_hides_contact_details():
+    text = repr(parse(Appointment))
+    assert "a_1" in text
+    for secret in ("Erika", "Mustermann", "erika@example.org", "1234567", "knee", "contact"):
+        assert secret not in text
+
+
+@pytest.mark.parametrize("cls", list(EXAMPLES), ids=lambda cls: cls.__name__)
+def test_repr_leaves_out_raw(cls):
+    assert "raw=" not in repr(parse(cls))
+
+
+def test_equality_and_hash_ignore_raw():
+    plain = parse(Availability)
+    extra = parse(Availability, {**AVAILABILITY, "extra": 1})
+    assert plain == extra
+    assert hash(plain) == hash(extra)
+
+
+def test_day_from_json_directly():
+    day = AvailabilityDay.from_json(
+        {"date": "2025-12-02", "status": "closed"}, endpoint="GET /api/v1/availability"
+    )
+    assert (day.date, day.status, day.slots) == (date(2025, 12, 2), "closed", ())
+
+
+# -- module hygiene ------------------------------------------------------------------------------
+
+
+def test_all_lists_public_names():
+    public = {
+        name
+        for name, value in vars(models_module).items()
+        if not name.startswith("_") and getattr(value, "__module__", None) == models_module.__name__
+    }
+    assert set(models_module.__all__) == public
+    assert len(models_module.__all__) == len(public)
+
+
+def test_imports_only_stdlib_and_errors():
+    tree = ast.parse(Path(models_module.__file__).read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            assert node.module == "errors"
+        elif isinstance(node, ast.ImportFrom):
+            assert node.module.split(".")[0] in sys.stdlib_module_names, node.module
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                assert alias.name.split(".")[0] in sys.stdlib_module_names, alias.name

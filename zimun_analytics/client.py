@@ -1,0 +1,530 @@
+"""The Zimun API client: one async implementation, and a sync face over it.
+
+:class:`AsyncZimunClient` does the work: auth (:mod:`.auth`), one retry loop, a shared rate
+limiter and typed errors (:mod:`.retries`, :mod:`.errors`), typed records (:mod:`.models`).
+:class:`ZimunClient` runs that same code on a private event loop in a background thread, so it
+behaves the same in a script and in a notebook cell, where an event loop is already running.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import date, datetime
+from functools import partial
+from typing import Any, TypeVar
+
+import anyio
+import anyio.from_thread
+import httpx
+
+from . import __version__
+from .auth import TOKEN_PATH, ClientCredentialsAuth
+from .config import (
+    DEFAULT_DAYS_AHEAD,
+    DEFAULT_PAGE_SIZE,
+    DEFAULT_TIMEOUT_S,
+    MAX_DAYS_AHEAD,
+    MAX_RETRIES,
+    resolve_settings,
+)
+from .errors import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    InputError,
+    NotFoundError,
+    RateLimitError,
+    ResponseFormatError,
+    make_status_error,
+)
+from .models import Appointment, Availability, Hold, Location, Organization, Service
+from .retries import RateLimiter, is_retryable_status, jitter, retry_delay
+
+__all__ = ["AsyncZimunClient", "ZimunClient"]
+
+log = logging.getLogger("zimun_analytics")
+T = TypeVar("T")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z0-9-]{2,}$")
+API = "/api/v1"
+
+
+# -- input checks: stop bad arguments before the network ---------------------------------------
+
+
+def _check_id(name: str, value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(f"{name} must be a non-empty string id, got {value!r}")
+    return value
+
+
+def _check_instant(name: str, value: object) -> str:
+    if not isinstance(value, datetime):
+        raise InputError(f"{name} must be a datetime, got {type(value).__name__}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InputError(
+            f"{name} is a naive datetime ({value.isoformat()}); give it a time "
+            "zone, e.g. datetime(..., tzinfo=ZoneInfo('Europe/Berlin')) or a slot's "
+            "start from availability()"
+        )
+    return value.isoformat()
+
+
+def _check_days_ahead(days_ahead: object) -> int:
+    if isinstance(days_ahead, bool) or not isinstance(days_ahead, int):
+        raise InputError(f"days_ahead must be a whole number, got {days_ahead!r}")
+    if not 1 <= days_ahead <= MAX_DAYS_AHEAD:
+        raise InputError(
+            f"days_ahead must be between 1 and {MAX_DAYS_AHEAD}, got {days_ahead}; "
+            "for longer spans call again with start_date"
+        )
+    return days_ahead
+
+
+def _check_email(value: object) -> str:
+    if not isinstance(value, str) or not _EMAIL.match(value):
+        raise InputError("contact_email is not an email address such as dana@example.com")
+    return value
+
+
+def _new_idempotency_key() -> str:
+    return f"za-{uuid.uuid4()}"
+
+
+class AsyncZimunClient:
+    """Async client for the Zimun API (and the sandbox).
+
+    Parameters
+    ----------
+    client_id, client_secret, base_url
+        Default to ``ZIMUN_CLIENT_ID``, ``ZIMUN_CLIENT_SECRET`` and ``ZIMUN_BASE_URL``
+        (``https://api.zimun.online``).
+    timeout
+        Seconds per request attempt.
+    max_retries
+        Retries after the first attempt, for connection errors, timeouts, 408, 429 and 5xx.
+    transport
+        Any ``httpx.AsyncBaseTransport`` (``httpx.MockTransport`` in tests, proxies, ...).
+    scope
+        Space-separated scopes to ask for; default all the client may have.
+    """
+
+    def __init__(
+        self,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        base_url: str | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        max_retries: int = MAX_RETRIES,
+        transport: httpx.AsyncBaseTransport | None = None,
+        scope: str | None = None,
+    ) -> None:
+        settings = resolve_settings(client_id, client_secret, base_url)
+        self.base_url = settings.base_url
+        self.client_id = settings.client_id
+        self.max_retries = max_retries
+        self.auth = ClientCredentialsAuth(
+            self.base_url + TOKEN_PATH, settings.client_id, settings.client_secret, scope
+        )
+        self.limiter = RateLimiter()
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            auth=self.auth,
+            timeout=timeout,
+            transport=transport,
+            headers={"User-Agent": f"zimun-analytics/{__version__}"},
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
+        )
+        self._organization_id: str | None = None
+        self._durations: dict[str, int] = {}
+
+    def __repr__(self) -> str:
+        return f"AsyncZimunClient(base_url={self.base_url!r}, client_id={self.client_id!r})"
+
+    async def __aenter__(self) -> AsyncZimunClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Release the connections."""
+        await self._http.aclose()
+
+    # -- the one request loop --------------------------------------------------------------
+
+    async def _request(
+        self, method: str, path: str, *, params: dict | None = None, body: dict | None = None
+    ) -> tuple[Any, str | None]:
+        """Send with retries; return the decoded JSON (None for 204) and the request id."""
+        headers = {}
+        if method in {"POST", "PATCH"}:
+            # minted once per logical call and reused on every attempt: a retried confirm
+            # whose first response was lost is replayed by the server, never booked twice
+            headers["Idempotency-Key"] = _new_idempotency_key()
+        url = self.base_url + path
+        retries_taken = 0
+        while True:
+            await self.limiter.acquire()
+            started = time.perf_counter()
+            error, response_headers = await self._attempt(method, path, url, params, body, headers)
+            if isinstance(error, httpx.Response):
+                return self._decode(error, method, path)
+            if not self._should_retry(error, retries_taken):
+                raise error
+            delay = retry_delay(retries_taken, response_headers, self._jitter())
+            if isinstance(error, RateLimitError):
+                self.limiter.block_for(delay)
+            log.debug(
+                "%s %s failed after %.0f ms (%s, request_id %s); retry %d in %.2f s",
+                method,
+                path,
+                (time.perf_counter() - started) * 1000,
+                type(error).__name__,
+                error.request_id,
+                retries_taken + 1,
+                delay,
+            )
+            await self._sleep(delay)
+            retries_taken += 1
+
+    async def _attempt(self, method, path, url, params, body, headers):
+        """One attempt: the response if it succeeded, else the error and response headers."""
+        try:
+            response = await self._http.request(
+                method, path, params=params, json=body, headers=headers
+            )
+        except httpx.TimeoutException as exc:
+            return APITimeoutError(
+                f"{method} {path} timed out ({type(exc).__name__})",
+                method=method,
+                url=url,
+                request_id=None,
+            ), {}
+        except httpx.TransportError as exc:
+            return APIConnectionError(
+                f"{method} {path}: connection failed ({type(exc).__name__})",
+                method=method,
+                url=url,
+                request_id=None,
+            ), {}
+        except APIStatusError as exc:  # the token endpoint failed inside the auth flow
+            return exc, {}
+        self.limiter.observe(response.headers)
+        request_id = response.headers.get("x-request-id")
+        log.debug("%s %s -> %d (request_id %s)", method, path, response.status_code, request_id)
+        if response.is_success:
+            return response, {}
+        try:
+            decoded = response.json()
+        except ValueError:
+            decoded = None
+        error = make_status_error(
+            response.status_code,
+            decoded,
+            method=method,
+            url=url,
+            request_id=request_id,
+            headers=response.headers,
+        )
+        return error, response.headers
+
+    def _should_retry(self, error: APIError, retries_taken: int) -> bool:
+        if retries_taken >= self.max_retries:
+            return False
+        if isinstance(error, APIStatusError):
+            return is_retryable_status(error.status_code)
+        return isinstance(error, APIConnectionError)
+
+    @staticmethod
+    def _decode(response: httpx.Response, method: str, path: str) -> tuple[Any, str | None]:
+        request_id = response.headers.get("x-request-id")
+        if response.status_code == 204 or not response.content:
+            return None, request_id
+        try:
+            return response.json(), request_id
+        except ValueError:
+            raise ResponseFormatError(
+                f"{method} {path}: the response is not JSON (request_id {request_id})"
+            ) from None
+
+    # kept apart so tests can pin randomness and skip real waiting
+    _jitter = staticmethod(jitter)
+
+    async def _sleep(self, seconds: float) -> None:
+        await anyio.sleep(seconds)
+
+    # -- catalogue -------------------------------------------------------------------------
+
+    async def organization(self) -> Organization:
+        """The organization the credentials belong to."""
+        data, request_id = await self._request("GET", f"{API}/organization")
+        org = Organization.from_json(data, endpoint="GET /organization", request_id=request_id)
+        self._organization_id = org.organization_id
+        return org
+
+    async def _page(self, kind: str, record: type[T], page_token: str | None):
+        """One page of a list endpoint as records, and the next page's token (None at the end)."""
+        params: dict[str, Any] = {"page_size": DEFAULT_PAGE_SIZE}
+        if page_token:
+            params["page_token"] = page_token
+        data, request_id = await self._request("GET", f"{API}/{kind}", params=params)
+        if not isinstance(data, dict) or not isinstance(data.get("items"), list):
+            raise ResponseFormatError(
+                f"GET /{kind}: field 'items' is missing or not a list (request_id {request_id})"
+            )
+        endpoint = f"GET /{kind}"
+        items = [
+            record.from_json(item, endpoint=endpoint, request_id=request_id)  # type: ignore[attr-defined]
+            for item in data["items"]
+        ]
+        if record is Service:
+            self._durations.update({s.service_id: s.duration_minutes for s in items})
+        return items, data.get("next_page_token") or None
+
+    async def locations(self) -> list[Location]:
+        """Every location of the organization (all pages)."""
+        locations, token = await self._page("locations", Location, None)
+        while token:
+            more, token = await self._page("locations", Location, token)
+            locations += more
+        return locations
+
+    async def services(self) -> AsyncIterator[Service]:
+        """Every service, fetched page by page as you iterate."""
+        token: str | None = None
+        while True:
+            page, token = await self._page("services", Service, token)
+            for service in page:
+                yield service
+            if not token:
+                return
+
+    async def availability(
+        self,
+        service_id: str,
+        days_ahead: int = DEFAULT_DAYS_AHEAD,
+        location_id: str | None = None,
+        start_date: date | None = None,
+    ) -> Availability:
+        """Slots of one service at one location for ``days_ahead`` days (1-60)."""
+        params: dict[str, Any] = {
+            "service_id": _check_id("service_id", service_id),
+            "days_ahead": _check_days_ahead(days_ahead),
+        }
+        if location_id is not None:
+            params["location_id"] = _check_id("location_id", location_id)
+        if start_date is not None:
+            if not isinstance(start_date, date) or isinstance(start_date, datetime):
+                raise InputError(f"start_date must be a datetime.date, got {start_date!r}")
+            params["start_date"] = start_date.isoformat()
+        data, request_id = await self._request("GET", f"{API}/availability", params=params)
+        return Availability.from_json(data, endpoint="GET /availability", request_id=request_id)
+
+    # -- booking ---------------------------------------------------------------------------
+
+    async def _duration_of(self, service_id: str) -> int:
+        if service_id not in self._durations:
+            async for service in self.services():
+                if service.service_id == service_id:
+                    break
+        if service_id not in self._durations:
+            raise InputError(f"service {service_id!r} is not in this organization's catalogue")
+        return self._durations[service_id]
+
+    async def hold(
+        self,
+        service_id: str,
+        appointment_time: datetime,
+        duration: int | None = None,
+        location_id: str | None = None,
+    ) -> Hold:
+        """Hold a slot for 10 minutes; confirm it with :meth:`confirm` before it expires."""
+        body: dict[str, Any] = {
+            "service_id": _check_id("service_id", service_id),
+            "appointment_time": _check_instant("appointment_time", appointment_time),
+        }
+        if location_id is not None:
+            body["location_id"] = _check_id("location_id", location_id)
+        if duration is not None and (
+            isinstance(duration, bool) or not isinstance(duration, int) or duration <= 0
+        ):
+            raise InputError(f"duration must be a positive number of minutes, got {duration!r}")
+        body["appointment_duration"] = duration or await self._duration_of(service_id)
+        body["organization_id"] = (
+            self._organization_id or (await self.organization()).organization_id
+        )
+        data, request_id = await self._request("POST", f"{API}/appointments/hold", body=body)
+        return Hold.from_json(data, endpoint="POST /appointments/hold", request_id=request_id)
+
+    async def release(self, hold_id: str) -> bool:
+        """Give a held slot back; False if the service cannot (the hold then simply expires)."""
+        path = f"{API}/appointments/hold/{_check_id('hold_id', hold_id)}"
+        try:
+            await self._request("DELETE", path)
+        except APIStatusError as error:
+            if isinstance(error, NotFoundError) or error.status_code == 405:
+                return False
+            raise
+        return True
+
+    async def confirm(
+        self,
+        hold_id: str,
+        contact_name: str,
+        contact_email: str,
+        contact_phone: str | None = None,
+        notes: str | None = None,
+    ) -> Appointment:
+        """Turn a hold into an appointment; the customer gets a confirmation email."""
+        body = {
+            "hold_id": _check_id("hold_id", hold_id),
+            "contact_name": _check_id("contact_name", contact_name),
+            "contact_email": _check_email(contact_email),
+        }
+        body.update({k: v for k, v in [("contact_phone", contact_phone), ("notes", notes)] if v})
+        data, request_id = await self._request("POST", f"{API}/appointments/confirm", body=body)
+        return Appointment.from_json(
+            data, endpoint="POST /appointments/confirm", request_id=request_id
+        )
+
+    async def appointment(self, appointment_id: str) -> Appointment:
+        """One appointment by id."""
+        path = f"{API}/appointments/{_check_id('appointment_id', appointment_id)}"
+        data, request_id = await self._request("GET", path)
+        return Appointment.from_json(data, endpoint="GET /appointments/{id}", request_id=request_id)
+
+    async def _patch(self, appointment_id: str, body: dict) -> Appointment:
+        path = f"{API}/appointments/{_check_id('appointment_id', appointment_id)}"
+        data, request_id = await self._request("PATCH", path, body=body)
+        return Appointment.from_json(
+            data, endpoint="PATCH /appointments/{id}", request_id=request_id
+        )
+
+    async def reschedule(self, appointment_id: str, appointment_time: datetime) -> Appointment:
+        """Move an appointment to another free slot; the customer is emailed."""
+        when = _check_instant("appointment_time", appointment_time)
+        return await self._patch(appointment_id, {"appointment_time": when})
+
+    async def cancel(self, appointment_id: str) -> Appointment:
+        """Cancel an appointment (cancelling twice is harmless); the customer is emailed."""
+        return await self._patch(appointment_id, {"status": "cancelled"})
+
+
+class ZimunClient:
+    """The same client, blocking: for scripts, notebooks and anything without ``await``.
+
+    Takes the arguments of :class:`AsyncZimunClient`; every method has the same name and
+    returns the same records. ``transport`` must be an async transport (``httpx.MockTransport``
+    is both). Use it as a context manager, or call :meth:`close`.
+
+    Examples
+    --------
+    >>> with ZimunClient() as client:  # doctest: +SKIP
+    ...     slots = client.availability("s_123", days_ahead=7).free_slots()
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._async = AsyncZimunClient(*args, **kwargs)  # validates settings before a thread starts
+        self._portal_context = anyio.from_thread.start_blocking_portal(name="zimun-client")
+        self._portal = self._portal_context.__enter__()
+
+    def __repr__(self) -> str:
+        return f"ZimunClient(base_url={self.base_url!r}, client_id={self._async.client_id!r})"
+
+    @property
+    def base_url(self) -> str:
+        """Root URL of the API."""
+        return self._async.base_url
+
+    @property
+    def async_client(self) -> AsyncZimunClient:
+        """The async client doing the work (for concurrent fetches)."""
+        return self._async
+
+    def _call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return self._portal.call(partial(method, *args, **kwargs))
+
+    def __enter__(self) -> ZimunClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the connections and stop the background loop."""
+        if self._portal_context is not None:
+            self._call(self._async.aclose)
+            self._portal_context.__exit__(None, None, None)
+            self._portal_context = None
+
+    def organization(self) -> Organization:
+        """See :meth:`AsyncZimunClient.organization`."""
+        return self._call(self._async.organization)
+
+    def locations(self) -> list[Location]:
+        """See :meth:`AsyncZimunClient.locations`."""
+        return self._call(self._async.locations)
+
+    def services(self) -> Iterator[Service]:
+        """Every service, fetched page by page as you iterate."""
+        token: str | None = None
+        while True:
+            page, token = self._call(self._async._page, "services", Service, token)
+            yield from page
+            if not token:
+                return
+
+    def availability(
+        self,
+        service_id: str,
+        days_ahead: int = DEFAULT_DAYS_AHEAD,
+        location_id: str | None = None,
+        start_date: date | None = None,
+    ) -> Availability:
+        """See :meth:`AsyncZimunClient.availability`."""
+        return self._call(self._async.availability, service_id, days_ahead, location_id, start_date)
+
+    def hold(
+        self,
+        service_id: str,
+        appointment_time: datetime,
+        duration: int | None = None,
+        location_id: str | None = None,
+    ) -> Hold:
+        """See :meth:`AsyncZimunClient.hold`."""
+        return self._call(self._async.hold, service_id, appointment_time, duration, location_id)
+
+    def release(self, hold_id: str) -> bool:
+        """See :meth:`AsyncZimunClient.release`."""
+        return self._call(self._async.release, hold_id)
+
+    def confirm(
+        self,
+        hold_id: str,
+        contact_name: str,
+        contact_email: str,
+        contact_phone: str | None = None,
+        notes: str | None = None,
+    ) -> Appointment:
+        """See :meth:`AsyncZimunClient.confirm`."""
+        return self._call(
+            self._async.confirm, hold_id, contact_name, contact_email, contact_phone, notes
+        )
+
+    def appointment(self, appointment_id: str) -> Appointment:
+        """See :meth:`AsyncZimunClient.appointment`."""
+        return self._call(self._async.appointment, appointment_id)
+
+    def reschedule(self, appointment_id: str, appointment_time: datetime) -> Appointment:
+        """See :meth:`AsyncZimunClient.reschedule`."""
+        return self._call(self._async.reschedule, appointment_id, appointment_time)
+
+    def cancel(self, appointment_id: str) -> Appointment:
+        """See :meth:`AsyncZimunClient.cancel`."""
+        return self._call(self._async.cancel, appointment_id)
