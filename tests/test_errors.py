@@ -101,7 +101,7 @@ def test_tree_keeps_branches_apart(cls, not_parent):
 
 def test_every_class_is_drawn_in_the_module_docstring():
     for name in errors_module.__all__:
-        if name != "make_status_error":
+        if name[0].isupper():  # classes; the two functions are not part of the tree
             assert name in errors_module.__doc__
 
 

@@ -1,7 +1,11 @@
 """The public surface: what `import zimun_analytics` offers, and what it does not drag in."""
 
+import importlib
+import inspect
 import subprocess
 import sys
+
+import pytest
 
 import zimun_analytics
 import zimun_analytics.sandbox as sandbox
@@ -12,8 +16,27 @@ def _public_names(module):
 
 
 def test_package_all_matches_its_public_names():
-    assert set(zimun_analytics.__all__) == {"__version__"}
+    public = {
+        name
+        for name in _public_names(zimun_analytics)
+        if not inspect.ismodule(getattr(zimun_analytics, name))  # submodules appear once loaded
+    }
+    assert set(zimun_analytics.__all__) == public | {"__version__"}
     assert zimun_analytics.__version__
+
+
+def test_package_exports_the_client_errors_and_records():
+    from zimun_analytics import NotFoundError, Slot, ZimunClient, ZimunError
+
+    assert issubclass(NotFoundError, ZimunError)
+    assert ZimunClient.__module__ == "zimun_analytics.client"
+    assert Slot.__module__ == "zimun_analytics.models"
+
+
+@pytest.mark.parametrize("module", ["client", "errors", "models", "config", "auth", "retries"])
+def test_every_module_has_an_all(module):
+    loaded = importlib.import_module(f"zimun_analytics.{module}")
+    assert set(loaded.__all__) <= _public_names(loaded)
 
 
 def test_sandbox_all_lists_what_it_exports():

@@ -15,6 +15,9 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
+from .client import ZimunClient
+from .demo import walk_seed_flow
+from .errors import ZimunError
 
 __all__ = ["build_parser", "main"]
 
@@ -84,14 +87,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     Example: zimun-analytics demo --seed 1
     """
-    from .demo import walk_seed_flow
-    from .sandbox import Sandbox
+    from .sandbox import Sandbox  # heavy (uvicorn, starlette): only when asked for
 
     with Sandbox(**_sandbox_options(args)) as sandbox:
-        print(
-            f"sandbox running at {sandbox.base_url} (seed {args.seed}, client {sandbox.client_id})"
-        )
-        walk_seed_flow(sandbox.base_url, sandbox.client_id, sandbox.client_secret, echo=print)
+        print(f"sandbox running at {sandbox.base_url} (seed {args.seed})")
+        with ZimunClient(sandbox.client_id, sandbox.client_secret, sandbox.base_url) as client:
+            walk_seed_flow(client, echo=print)
         kinds = [item["kind"] for item in sandbox.outbox()]
         print(f"8 outbox        {len(kinds)} emails: {', '.join(kinds)}")
     return EXIT_OK
@@ -126,6 +127,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
+    except ZimunError as exc:  # the library explains itself; no traceback at the edge
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
     except ValueError as exc:  # bad settings, e.g. --fault-rate 2
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -63,6 +63,7 @@ __all__ = [
     "RateLimitError",
     "ServerError",
     "make_status_error",
+    "parse_retry_after",
 ]
 
 _SCOPES = "org:read, availability:read, appointments:read, appointments:write"
@@ -478,7 +479,7 @@ def _is_oauth_body(body: object) -> bool:
     return isinstance(body, Mapping) and isinstance(body.get("error"), str)
 
 
-def _parse_retry_after(headers: Mapping[str, str] | None) -> float | None:
+def parse_retry_after(headers: Mapping[str, str] | None) -> float | None:
     """Seconds from a ``Retry-After`` header; None when absent, an HTTP-date or garbage."""
     value = next(
         (v for k, v in (headers or {}).items() if k.lower() == "retry-after"),
@@ -555,5 +556,5 @@ def make_status_error(
         "body": body,
     }
     if issubclass(cls, RateLimitError):
-        kwargs["retry_after_s"] = _parse_retry_after(headers)
+        kwargs["retry_after_s"] = parse_retry_after(headers)
     return cls(message or _fallback_message(status_code), **kwargs)

@@ -7,7 +7,6 @@ where tests can replace them.
 
 from __future__ import annotations
 
-import math
 import random
 import time
 from collections.abc import Mapping
@@ -15,6 +14,7 @@ from collections.abc import Mapping
 import anyio
 
 from .config import INITIAL_RETRY_DELAY_S, MAX_RETRY_AFTER_S, MAX_RETRY_DELAY_S
+from .errors import parse_retry_after
 
 __all__ = [
     "RateLimiter",
@@ -30,18 +30,6 @@ _JITTER_SHARE = 0.25  # +-25 %: spreads the retries of many clients that failed 
 def is_retryable_status(status_code: int) -> bool:
     """Timeouts, rate limits and server faults are worth another try; other errors are not."""
     return status_code in RETRYABLE_STATUSES or status_code >= 500
-
-
-def parse_retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds from a ``Retry-After`` header (whole or fractional); None if absent or unusable."""
-    raw = headers.get("retry-after") or headers.get("Retry-After")
-    try:
-        seconds = float(raw) if raw is not None else math.nan
-    except ValueError:
-        return None  # an HTTP-date: the API promises seconds, so fall back to backoff
-    if math.isnan(seconds) or seconds < 0:
-        return None
-    return seconds
 
 
 def retry_delay(retries_taken: int, headers: Mapping[str, str], jitter: float = 0.0) -> float:
