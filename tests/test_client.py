@@ -14,6 +14,7 @@ from conftest import NOW, UNLIMITED
 from zimun_analytics.client import AsyncZimunClient, ZimunClient
 from zimun_analytics.errors import (
     APIConnectionError,
+    APITimeoutError,
     AuthenticationError,
     BadRequestError,
     ConfigError,
@@ -214,6 +215,15 @@ def test_server_faults_surface_after_retries(make_sandbox):
     with ZimunClient("demo", "demo-secret", sb.base_url, max_retries=0) as zimun:
         with pytest.raises((ServerError, APIConnectionError)):
             zimun.organization()
+
+
+def test_slow_service_times_out_with_a_timeout_error(make_sandbox):
+    sb = make_sandbox(latency_ms=400, latency_jitter_ms=0, **UNLIMITED)
+    with ZimunClient("demo", "demo-secret", sb.base_url, timeout=0.05, max_retries=0) as zimun:
+        with pytest.raises(APITimeoutError) as caught:
+            zimun.organization()
+    assert isinstance(caught.value, APIConnectionError)
+    assert "timed out" in str(caught.value)
 
 
 def test_expired_token_is_refreshed_once_on_401(make_sandbox):
