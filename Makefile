@@ -14,8 +14,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	@touch $(STAMP)
 
-demo: $(STAMP)  ## the main job, on an embedded sandbox
-	$(PY) -m zimun_analytics demo
+demo: $(STAMP)  ## the main job (the snapshot export), on an embedded sandbox, into data/
+	$(PY) -m zimun_analytics snapshot --sandbox --out data/
 
 test: $(STAMP)  ## lint, then the whole test suite
 	$(PY) -m ruff check .

@@ -1,5 +1,6 @@
 """The command line: every command has help with an example, is in the README, and works."""
 
+import json
 import re
 import socket
 import subprocess
@@ -9,10 +10,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from zimun_analytics import cli
+from zimun_analytics import SnapshotStore, cli
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-COMMANDS = ["sandbox", "demo"]
+COMMANDS = ["snapshot", "sandbox", "demo"]
 
 
 def _subcommands():
@@ -74,3 +75,103 @@ def test_sandbox_command_serves_until_stopped():
         finally:
             process.terminate()
     assert process.returncode is not None
+
+
+def test_snapshot_on_the_sandbox_saves_and_summarises(tmp_path, capsys):
+    out = tmp_path / "store"
+    code = cli.main(
+        [
+            "snapshot",
+            "--sandbox",
+            "--now",
+            "2026-03-23T08:00:00Z",
+            "--days-ahead",
+            "3",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    printed = capsys.readouterr().out
+    listing = SnapshotStore(str(out)).list()
+    assert len(listing) == 1 and listing.complete.all()
+    assert f"snapshot {listing.snapshot_id[0]} saved to {out}" in printed
+    assert "s_eyebrow" in printed and "(Europe/Berlin)" in printed
+
+
+def test_snapshot_json_summary(tmp_path, capsys):
+    args = [
+        "snapshot",
+        "--sandbox",
+        "--now",
+        "2026-03-23T08:00:00Z",
+        "--days-ahead",
+        "2",
+        "--services",
+        "s_haircut,s_beard",
+        "--locations",
+        "l_london",
+        "--json",
+        "--out",
+        str(tmp_path),
+    ]
+    assert cli.main(args) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["services"] == 2 and summary["locations"] == 1 and summary["failed"] == 0
+    assert {row["service_id"] for row in summary["next_available"]} == {"s_haircut", "s_beard"}
+
+
+def test_snapshot_without_credentials_says_how_to_set_them(tmp_path, capsys):
+    assert cli.main(["snapshot", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "ZIMUN_CLIENT_ID" in err and "--sandbox" in err and "Traceback" not in err
+
+
+def test_snapshot_with_unknown_service_is_a_usage_error(tmp_path, capsys):
+    args = ["snapshot", "--sandbox", "--services", "s_nope", "--out", str(tmp_path), "--quiet"]
+    assert cli.main(args) == 2
+    assert "unknown service ids: s_nope" in capsys.readouterr().err
+    assert SnapshotStore(str(tmp_path)).list().empty
+
+
+def test_snapshot_refuses_to_overlap_another_run(tmp_path, capsys):
+    store = SnapshotStore(str(tmp_path))
+    with store.lock():
+        code = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "zimun_analytics",
+                "snapshot",
+                "--sandbox",
+                "--quiet",
+                "--out",
+                str(tmp_path),
+            ],
+            capture_output=True,
+            text=True,
+        )
+    assert code.returncode == 1
+    assert "another export is running" in code.stderr
+    assert store.list().empty
+
+
+def test_snapshot_when_the_service_fails_exits_1(tmp_path, capsys):
+    args = ["snapshot", "--sandbox", "--fault-rate", "1", "--quiet", "--out", str(tmp_path)]
+    assert cli.main(args) == 1
+    assert capsys.readouterr().err.startswith("error: ")
+
+
+def test_readme_documents_every_snapshot_column():
+    from zimun_analytics.schema import TABLES
+
+    for table in TABLES.values():
+        for column in table.names:
+            assert f"| `{column}` |" in README, f"{table.name}.{column} missing from README"
+
+
+def test_readme_quick_start_has_exactly_the_two_commands():
+    quick_start = README.split("## Quick start")[1].split("##")[0]
+    block = quick_start.split("```sh")[1].split("```")[0]
+    commands = [line.split("#")[0].strip() for line in block.strip().splitlines()]
+    assert commands == ["make demo", "make test"]

@@ -21,7 +21,10 @@ def test_package_all_matches_its_public_names():
         for name in _public_names(zimun_analytics)
         if not inspect.ismodule(getattr(zimun_analytics, name))  # submodules appear once loaded
     }
-    assert set(zimun_analytics.__all__) == public | {"__version__"}
+    lazy = set(zimun_analytics._LAZY)
+    assert set(zimun_analytics.__all__) == (public - lazy) | lazy | {"__version__"}
+    for name in lazy:
+        assert getattr(zimun_analytics, name).__name__ == name
     assert zimun_analytics.__version__
 
 
@@ -33,7 +36,9 @@ def test_package_exports_the_client_errors_and_records():
     assert Slot.__module__ == "zimun_analytics.models"
 
 
-@pytest.mark.parametrize("module", ["client", "errors", "models", "config", "auth", "retries"])
+@pytest.mark.parametrize(
+    "module", ["client", "errors", "models", "config", "auth", "retries", "schema", "fetch"]
+)
 def test_every_module_has_an_all(module):
     loaded = importlib.import_module(f"zimun_analytics.{module}")
     assert set(loaded.__all__) <= _public_names(loaded)

@@ -4,7 +4,8 @@
 >>> with ZimunClient() as client:  # credentials from ZIMUN_CLIENT_ID / ZIMUN_CLIENT_SECRET
 ...     client.availability("s_123", days_ahead=7)  # doctest: +SKIP
 
-Heavy parts load only when used: the sandbox (``zimun_analytics.sandbox``), plots and widgets.
+Heavy parts load only when used: ``fetch_availability`` and ``SnapshotStore`` (pandas,
+pyarrow), the sandbox (``zimun_analytics.sandbox``), plots and widgets.
 """
 
 __version__ = "0.1.0"
@@ -46,6 +47,23 @@ from .models import (  # noqa: E402
     Slot,
 )
 
+# heavy (pandas, pyarrow): loaded on first use, so `import zimun_analytics` stays quick
+_LAZY = {
+    "AvailabilitySnapshot": "schema",
+    "SnapshotStore": "snapshots",
+    "fetch_availability": "fetch",
+    "fetch_availability_async": "fetch",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "APIConnectionError",
     "APIError",
@@ -55,6 +73,7 @@ __all__ = [
     "AsyncZimunClient",
     "AuthenticationError",
     "Availability",
+    "AvailabilitySnapshot",
     "AvailabilityDay",
     "BadRequestError",
     "ConfigError",
@@ -77,8 +96,11 @@ __all__ = [
     "Service",
     "Slot",
     "SlotUnavailableError",
+    "SnapshotStore",
     "ValidationError",
     "ZimunClient",
     "ZimunError",
     "__version__",
+    "fetch_availability",
+    "fetch_availability_async",
 ]

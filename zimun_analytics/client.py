@@ -12,7 +12,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import date, datetime
 from functools import partial
 from typing import Any, TypeVar
@@ -313,6 +313,19 @@ class AsyncZimunClient:
         start_date: date | None = None,
     ) -> Availability:
         """Slots of one service at one location for ``days_ahead`` days (1-60)."""
+        data, request_id = await self.availability_payload(
+            service_id, days_ahead, location_id, start_date
+        )
+        return Availability.from_json(data, endpoint="GET /availability", request_id=request_id)
+
+    async def availability_payload(
+        self,
+        service_id: str,
+        days_ahead: int = DEFAULT_DAYS_AHEAD,
+        location_id: str | None = None,
+        start_date: date | None = None,
+    ) -> tuple[Any, str | None]:
+        """The availability JSON as decoded, unparsed, and its request id (for bulk tables)."""
         params: dict[str, Any] = {
             "service_id": _check_id("service_id", service_id),
             "days_ahead": _check_days_ahead(days_ahead),
@@ -323,8 +336,7 @@ class AsyncZimunClient:
             if not isinstance(start_date, date) or isinstance(start_date, datetime):
                 raise InputError(f"start_date must be a datetime.date, got {start_date!r}")
             params["start_date"] = start_date.isoformat()
-        data, request_id = await self._request("GET", f"{API}/availability", params=params)
-        return Availability.from_json(data, endpoint="GET /availability", request_id=request_id)
+        return await self._request("GET", f"{API}/availability", params=params)
 
     # -- booking ---------------------------------------------------------------------------
 
@@ -449,6 +461,18 @@ class ZimunClient:
 
     def _call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return self._portal.call(partial(method, *args, **kwargs))
+
+    def run(self, function: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """Run ``await function(self.async_client, *args)`` on this client's loop and wait.
+
+        Ctrl-C (KeyboardInterrupt) cancels the running work cleanly before it propagates.
+        """
+        future = self._portal.start_task_soon(function, self._async, *args)
+        try:
+            return future.result()
+        except KeyboardInterrupt:
+            future.cancel()
+            raise
 
     def __enter__(self) -> ZimunClient:
         return self

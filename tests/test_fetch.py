@@ -1,0 +1,241 @@
+"""fetch_availability: the wire → table mapping, windows, shapes, failures, and DST/holidays."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import httpx
+import pandas as pd
+import pytest
+from conftest import NOW, UNLIMITED
+
+from zimun_analytics import ZimunClient, fetch_availability
+from zimun_analytics.errors import InputError, ResponseFormatError, ServerError
+from zimun_analytics.fetch import Call, Payload, tables_from_payloads
+from zimun_analytics.models import Service
+from zimun_analytics.schema import DAYS, ERRORS, SLOTS, empty_frame
+
+
+@pytest.fixture(scope="module")
+def snapshot(sandbox):
+    with ZimunClient("demo", "demo-secret", sandbox.base_url) as client:
+        return fetch_availability(client, days_ahead=14, progress=False)
+
+
+def _fetch(sb, **kwargs):
+    with ZimunClient("demo", "demo-secret", sb.base_url, max_retries=10) as client:
+        return fetch_availability(client, progress=False, **kwargs)
+
+
+@pytest.mark.parametrize(("table", "spec"), [("slots", SLOTS), ("days", DAYS), ("errors", ERRORS)])
+def test_columns_and_dtypes_are_exactly_the_schema(snapshot, table, spec):
+    frame = getattr(snapshot, table)
+    assert list(frame.columns) == spec.names
+    assert frame.dtypes.equals(empty_frame(spec).dtypes)
+
+
+def test_every_active_service_and_location_is_fetched(snapshot):
+    pairs = snapshot.days[["service_id", "location_id"]].drop_duplicates()
+    assert len(pairs) == 20  # 12 active services over their locations
+    assert "s_legacy_perm" not in set(pairs.service_id)
+    assert snapshot.complete and snapshot.errors.empty
+    assert snapshot.meta["counts"]["slots"] == len(snapshot.slots)
+
+
+def test_fetched_at_is_the_services_clock_and_lead_times_follow(snapshot):
+    assert (snapshot.slots.fetched_at == pd.Timestamp(NOW)).all()
+    first = snapshot.slots.sort_values("slot_start").iloc[0]
+    hours = (first.slot_start - pd.Timestamp(NOW)).total_seconds() / 3600
+    assert first.lead_time_hours == pytest.approx(hours)
+    assert (snapshot.slots.lead_time_hours > 0).all()
+
+
+def test_no_customer_details_in_a_snapshot(snapshot):
+    columns = set(snapshot.slots) | set(snapshot.days) | set(snapshot.errors)
+    assert not {c for c in columns if c.startswith("contact") or c in {"notes", "email"}}
+
+
+def test_holidays_and_closed_days_are_kept_apart_from_full_days(snapshot):
+    berlin = snapshot.days[(snapshot.days.location_id == "l_berlin")]
+    good_friday = berlin[berlin.local_date == pd.Timestamp("2026-04-03")]
+    assert set(good_friday.status) == {"holiday"}
+    assert set(good_friday.holiday_name) == {"Good Friday"}
+    closed = berlin[berlin.holiday_name == "Closed for staff training"]
+    assert not closed.empty and set(closed.status) == {"holiday"}
+    sundays = berlin[berlin.local_date.dt.day_of_week == 6]
+    assert set(sundays.status) == {"closed"} and (sundays.n_slots == 0).all()
+    slot_dates = snapshot.slots[snapshot.slots.location_id == "l_berlin"].local_date
+    assert pd.Timestamp("2026-04-03") not in set(slot_dates)
+
+
+def test_dst_day_slots_land_on_their_local_dates_and_hours(sandbox):
+    snap = _fetch(
+        sandbox,
+        services=["s_haircut"],
+        locations=["l_london"],
+        days_ahead=2,
+        start_date=date(2026, 3, 28),
+    )
+    first = snap.slots.sort_values("slot_start").groupby("local_date").first()
+    saturday, sunday = first.loc[pd.Timestamp("2026-03-28")], first.loc[pd.Timestamp("2026-03-29")]
+    assert saturday.slot_start == pd.Timestamp("2026-03-28T09:00Z") and saturday.local_hour == 9
+    assert sunday.slot_start == pd.Timestamp("2026-03-29T09:00Z") and sunday.local_hour == 10
+    assert sunday.weekday == 6
+
+
+def test_fall_back_day_in_new_york(sandbox):
+    snap = _fetch(sandbox, services=["s_consult"], days_ahead=1, start_date=date(2026, 11, 1))
+    assert set(snap.slots.local_date) == {pd.Timestamp("2026-11-01")}
+    opening = snap.slots.sort_values("slot_start").iloc[0]
+    assert opening.slot_start == pd.Timestamp("2026-11-01T16:00Z")  # 11:00 EST, -05:00
+    assert opening.local_hour == 11
+
+
+def test_spans_over_sixty_days_are_split_and_stitched(sandbox):
+    snap = _fetch(sandbox, services=["s_massage_60"], days_ahead=130)
+    per_location = snap.days.groupby("location_id").local_date.agg(
+        ["nunique", "size", "min", "max"]
+    )
+    assert (per_location["nunique"] == 130).all() and (per_location["size"] == 130).all()
+    assert (per_location["max"] - per_location["min"]).eq(pd.Timedelta(days=129)).all()
+    assert not snap.slots.duplicated(["service_id", "location_id", "slot_start"]).any()
+    assert snap.meta["counts"]["calls"] == 2 * 3  # two locations x three windows
+
+
+def test_both_availability_shapes_give_the_same_free_capacity(make_sandbox):
+    listed = _fetch(make_sandbox(**UNLIMITED), services=["s_haircut"], days_ahead=7)
+    omitted = _fetch(
+        make_sandbox(omit_full_slots=True, **UNLIMITED), services=["s_haircut"], days_ahead=7
+    )
+    assert (listed.slots.available == 0).any() and not (omitted.slots.available == 0).any()
+    key = ["location_id", "local_date"]
+    assert listed.days.set_index(key).free_capacity.equals(
+        omitted.days.set_index(key).free_capacity
+    )
+    free = listed.slots[listed.slots.available > 0].drop(columns="snapshot_id")
+    pd.testing.assert_frame_equal(
+        free.reset_index(drop=True), omitted.slots.drop(columns="snapshot_id")
+    )
+
+
+def test_snapshot_under_faults_equals_the_fault_free_one(make_sandbox):
+    calm = _fetch(make_sandbox(seed=3, **UNLIMITED), days_ahead=7)
+    stormy = _fetch(make_sandbox(seed=3, fault_rate=0.2, **UNLIMITED), days_ahead=7)
+    key = ["service_id", "location_id", "slot_start"]
+    for table in ["slots", "days"]:
+        a = getattr(calm, table).drop(columns="snapshot_id")
+        b = getattr(stormy, table).drop(columns="snapshot_id")
+        order = key if table == "slots" else key[:2] + ["local_date"]
+        pd.testing.assert_frame_equal(
+            a.sort_values(order, ignore_index=True), b.sort_values(order, ignore_index=True)
+        )
+
+
+class FailingService(httpx.AsyncHTTPTransport):
+    """A real transport, except that one service's availability always fails."""
+
+    async def handle_async_request(self, request):
+        if request.url.params.get("service_id") == "s_facial":
+            return httpx.Response(
+                503,
+                json={"error": {"code": "internal", "message": "down"}},
+                headers={"X-Request-Id": "req_down"},
+            )
+        return await super().handle_async_request(request)
+
+
+def test_a_failing_service_lands_in_errors_and_the_rest_completes(sandbox):
+    with ZimunClient(
+        "demo", "demo-secret", sandbox.base_url, transport=FailingService(), max_retries=1
+    ) as client:
+        snap = fetch_availability(client, days_ahead=3, progress=False)
+        with pytest.raises(ServerError):
+            fetch_availability(client, days_ahead=3, progress=False, strict=True)
+    assert not snap.complete
+    error = snap.errors.iloc[0]
+    assert (error.service_id, error.error_class, error.status_code) == (
+        "s_facial",
+        "ServerError",
+        503,
+    )
+    assert error.request_id == "req_down"
+    assert "s_facial" not in set(snap.slots.service_id)
+    assert snap.slots.service_id.nunique() == 11
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"services": ["s_nope"]}, "unknown service ids: s_nope"),
+        ({"locations": ["l_mars"]}, "l_mars"),
+        ({"days_ahead": 0}, "between 1 and 366"),
+        ({"concurrency": 0}, "concurrency"),
+        ({"start_date": "2026-01-01"}, "datetime.date"),
+    ],
+)
+def test_bad_arguments_get_one_clear_error(sandbox, kwargs, message):
+    with pytest.raises(InputError, match=message):
+        _fetch(sandbox, **kwargs)
+
+
+# -- the mapping alone, on hand-made payloads -----------------------------------------------------
+
+SERVICE = Service(
+    service_id="s_1",
+    name="Cut",
+    duration_minutes=30,
+    buffer_minutes=0,
+    location_ids=("l_1",),
+    active=True,
+)
+
+
+def _payload(slots, **extra):
+    data = {
+        "organization_id": "o_1",
+        "service_id": "s_1",
+        "location_id": "l_1",
+        "timezone": "Europe/Berlin",
+        "start_date": "2026-03-29",
+        "days_ahead": 1,
+        "days": [{"date": "2026-03-29", "status": "open", "slots": slots}],
+        **extra,
+    }
+    return Payload(Call(SERVICE, "l_1", None, 1), data, "req_x")
+
+
+def _tables(*payloads):
+    return tables_from_payloads(list(payloads), "snap", datetime(2026, 3, 29, tzinfo=UTC), "o_1")
+
+
+def test_missing_optional_fields_become_nulls():
+    slots, days = _tables(_payload([{"start": "2026-03-29T10:00:00+02:00", "extra": 1}]))
+    row = slots.iloc[0]
+    assert pd.isna(row.slot_end) and pd.isna(row.capacity) and pd.isna(row.available)
+    assert row.local_hour == 10 and row.duration_minutes == 30
+    assert pd.isna(days.iloc[0].free_capacity) and days.iloc[0].n_slots == 1
+
+
+@pytest.mark.parametrize(
+    "slot",
+    [
+        {"capacity": 1},
+        {"start": "2026-03-29T10:00:00"},
+        {"start": "soon"},
+        {"start": "2026-03-29T10:00:00+02:00", "available": "two"},
+    ],
+)
+def test_missing_or_malformed_required_fields_raise_one_clear_error(slot):
+    with pytest.raises(ResponseFormatError, match="availability"):
+        _tables(_payload([slot]))
+
+
+def test_empty_input_gives_empty_typed_frames():
+    slots, days = tables_from_payloads([], "snap", datetime(2026, 3, 29, tzinfo=UTC))
+    assert slots.empty and slots.dtypes.equals(empty_frame(SLOTS).dtypes)
+    assert days.dtypes.equals(empty_frame(DAYS).dtypes)
+
+
+def test_repr_html_summarises(snapshot):
+    html = snapshot._repr_html_()
+    assert "AvailabilitySnapshot" in html and str(len(snapshot.slots)) in html

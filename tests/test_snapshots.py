@@ -1,0 +1,500 @@
+"""The Parquet snapshot store: round trips, visibility through manifests, pushdown, diff, lock."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from pathlib import Path
+
+import fsspec
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+import pytest
+
+from zimun_analytics import snapshots
+from zimun_analytics.errors import InputError
+from zimun_analytics.schema import (
+    DAYS,
+    ERRORS,
+    SCHEMA_VERSION,
+    SLOTS,
+    AvailabilitySnapshot,
+    frame_from_arrow,
+)
+from zimun_analytics.snapshots import SnapshotError, SnapshotStore
+
+SERVICES = {"s_cut": "Haircut", "s_color": "Colouring", "s_beard": "Beard trim"}
+# Both zones change to summer time around 2026-03-27/29, inside the generated days.
+LOCATIONS = {"l_berlin": "Europe/Berlin", "l_jlm": "Asia/Jerusalem"}
+SLOT = pd.Timedelta(minutes=30)
+KEYS = ["service_id", "location_id", "slot_start"]
+
+
+def make_snapshot(
+    snapshot_id: str = "20260327T080000Z-a",
+    fetched_at: str = "2026-03-27T08:00:00Z",
+    *,
+    slots_per_location: int = 144,
+    errors: list[dict] | None = None,
+) -> AvailabilitySnapshot:
+    """A synthetic snapshot: 30-minute slots from 27 March local midnight, every service x
+    location; ``s_beard`` reports no capacity (nulls)."""
+    fetched = pd.Timestamp(fetched_at)
+    parts = []
+    for service_id, name in SERVICES.items():
+        for location_id, zone in LOCATIONS.items():
+            local = pd.date_range("2026-03-27", periods=slots_per_location, freq=SLOT, tz=zone)
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "service_id": service_id,
+                        "service_name": name,
+                        "location_id": location_id,
+                        "timezone": zone,
+                        "slot_start": local.tz_convert("UTC"),
+                        "local_date": local.normalize().tz_localize(None),
+                        "local_hour": local.hour,
+                        "weekday": local.day_of_week,
+                        "n": range(slots_per_location),
+                    }
+                )
+            )
+    slots = pd.concat(parts, ignore_index=True)
+    slots["snapshot_id"] = snapshot_id
+    slots["fetched_at"] = fetched
+    slots["organization_id"] = "o_1"
+    slots["slot_end"] = slots["slot_start"] + SLOT
+    slots["duration_minutes"] = 30
+    reported = slots["service_id"] != "s_beard"
+    slots["capacity"] = pd.Series(2, index=slots.index, dtype="Int16").where(reported)
+    slots["available"] = (slots["n"] % 3).astype("Int16").where(reported)
+    slots["lead_time_hours"] = (slots["slot_start"] - fetched) / pd.Timedelta(hours=1)
+    return AvailabilitySnapshot(
+        slots=_typed(slots, SLOTS),
+        days=_typed(_days_of(slots), DAYS),
+        errors=_typed(pd.DataFrame(errors or [], columns=ERRORS.names), ERRORS),
+        meta={
+            "snapshot_id": snapshot_id,
+            "fetched_at": fetched_at,
+            "api_host": "sandbox.test",
+            "parameters": {"days_ahead": 3, "services": sorted(SERVICES)},
+            "package_version": "0.1.0",
+            "schema_version": SCHEMA_VERSION,
+            "counts": {"slots": len(slots)},
+        },
+    )
+
+
+def _days_of(slots: pd.DataFrame) -> pd.DataFrame:
+    keys = ["snapshot_id", "fetched_at", "organization_id", "location_id", "service_id"]
+    keys += ["service_name", "timezone", "local_date"]
+    days = slots.groupby(keys, as_index=False).agg(
+        n_slots=("n", "size"), free_capacity=("available", lambda s: s.sum(min_count=1))
+    )
+    days["status"] = "open"
+    days["holiday_name"] = None
+    return days
+
+
+def _typed(frame: pd.DataFrame, spec) -> pd.DataFrame:
+    table = pa.Table.from_pandas(frame[spec.names], preserve_index=False)
+    return frame_from_arrow(table, spec)
+
+
+def _sorted(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    return frame.sort_values(keys, kind="stable").reset_index(drop=True)
+
+
+@pytest.fixture(params=["local", "memory"])
+def store(request, tmp_path):
+    """An empty store on a local folder or on fsspec's in-memory filesystem."""
+    if request.param == "local":
+        yield SnapshotStore(tmp_path / "store")
+        return
+    url = f"memory://zimun-{uuid.uuid4().hex}"
+    yield SnapshotStore(url)
+    fs, path = fsspec.core.url_to_fs(url)
+    if fs.exists(path):
+        fs.rm(path, recursive=True)
+
+
+@pytest.fixture
+def local_store(tmp_path) -> SnapshotStore:
+    return SnapshotStore(str(tmp_path / "store"))
+
+
+# -- round trips and listing ------------------------------------------------------------------
+
+
+def test_save_then_load_round_trips_frames_dtypes_and_meta(store):
+    original = make_snapshot(errors=[{"snapshot_id": "20260327T080000Z-a", "service_id": "s_x"}])
+    assert store.save(original) == original.snapshot_id
+    loaded = store.load(original.snapshot_id)
+    pd.testing.assert_frame_equal(loaded.slots, _sorted(original.slots, KEYS))
+    pd.testing.assert_frame_equal(
+        loaded.days, _sorted(original.days, ["service_id", "location_id", "local_date"])
+    )
+    pd.testing.assert_frame_equal(loaded.errors, original.errors)
+    assert loaded.meta["counts"] == {"slots": 864, "days": 24, "errors": 1}
+    assert {k: v for k, v in loaded.meta.items() if k != "counts"} == {
+        k: v for k, v in original.meta.items() if k != "counts"
+    }
+
+
+def test_list_has_one_row_per_snapshot_sorted_by_fetched_at(store):
+    store.save(make_snapshot("b", "2026-03-27T09:00:00+00:00"))
+    failed = [{"snapshot_id": "a", "service_id": "s_cut", "location_id": "l_jlm"}]
+    store.save(make_snapshot("a", "2026-03-27T08:00:00Z", errors=failed))
+    listing = store.list()
+    assert listing["snapshot_id"].tolist() == ["a", "b"]
+    assert listing.columns.tolist() == snapshots.LISTING.names
+    assert str(listing["fetched_at"].dtype) == "datetime64[us, UTC]"
+    assert listing["fetched_at"].iloc[1] == pd.Timestamp("2026-03-27T09:00Z")
+    assert listing[["n_slots", "n_days", "n_errors", "services"]].iloc[0].tolist() == [
+        864,
+        24,
+        1,
+        3,
+    ]
+    assert listing["complete"].tolist() == [False, True]
+    assert listing["api_host"].tolist() == ["sandbox.test"] * 2
+
+
+def test_empty_store_lists_no_snapshots_with_all_columns(store):
+    listing = store.list()
+    assert listing.empty and listing.columns.tolist() == snapshots.LISTING.names
+    assert store.history().dtypes.to_dict() == make_snapshot().slots.dtypes.to_dict()
+
+
+def test_load_of_unknown_id_says_how_to_see_the_ids(store):
+    store.save(make_snapshot())
+    with pytest.raises(SnapshotError, match=r"no snapshot 'nope'.*\.list\(\)"):
+        store.load("nope")
+
+
+def test_saving_an_existing_id_is_refused(store):
+    store.save(make_snapshot())
+    with pytest.raises(SnapshotError, match="immutable"):
+        store.save(make_snapshot())
+
+
+def test_frame_with_a_contact_column_is_refused_and_nothing_written(local_store):
+    snapshot = make_snapshot()
+    snapshot.slots["contact_email"] = "someone@example.com"
+    with pytest.raises(InputError, match="contact_email"):
+        local_store.save(snapshot)
+    assert not Path(local_store.root).exists()
+
+
+def test_rows_of_another_snapshot_are_refused(local_store):
+    snapshot = make_snapshot()
+    snapshot.slots.loc[0, "snapshot_id"] = "other"
+    with pytest.raises(InputError, match="other"):
+        local_store.save(snapshot)
+
+
+@pytest.mark.parametrize("bad", ["20260327080000", "../up", "", "with space"])
+def test_ids_that_cannot_name_a_partition_are_refused(local_store, bad):
+    with pytest.raises(InputError, match="cannot name a snapshot"):
+        local_store.save(make_snapshot(bad))
+
+
+def test_saving_into_a_foreign_folder_is_refused(tmp_path):
+    (tmp_path / "thesis.docx").write_text("not a snapshot")
+    with pytest.raises(SnapshotError, match=r"thesis\.docx"):
+        SnapshotStore(tmp_path).save(make_snapshot())
+
+
+def test_a_changed_file_is_reported_on_load(local_store):
+    local_store.save(make_snapshot())
+    (path,) = local_store.files("days")
+    Path(path).write_bytes(Path(path).read_bytes()[:-10])
+    with pytest.raises(SnapshotError, match="differs from what snapshot"):
+        local_store.load("20260327T080000Z-a")
+
+
+def test_a_damaged_manifest_is_reported(local_store):
+    local_store.save(make_snapshot())
+    (Path(local_store.root) / "manifests" / "broken.json").write_text("{")
+    with pytest.raises(SnapshotError, match=r"broken\.json is damaged"):
+        local_store.list()
+
+
+# -- the files ------------------------------------------------------------------------------
+
+
+def test_files_are_zstd_hive_partitioned_and_carry_zimun_metadata(local_store):
+    local_store.save(make_snapshot())
+    root = Path(local_store.root)
+    for table in ("slots", "days", "errors"):
+        path = root / table / "snapshot_id=20260327T080000Z-a" / "part-0.parquet"
+        parquet = pq.ParquetFile(path)
+        assert parquet.metadata.row_group(0).column(0).compression == "ZSTD"
+        kv = parquet.schema_arrow.metadata
+        assert kv[b"zimun.schema_version"] == SCHEMA_VERSION.encode()
+        assert kv[b"zimun.snapshot_id"] == b"20260327T080000Z-a"
+        assert json.loads(kv[b"zimun.parameters"])["days_ahead"] == 3
+        assert "snapshot_id" in parquet.schema_arrow.names
+    manifest = json.loads((root / "manifests" / "20260327T080000Z-a.json").read_text())
+    assert manifest["files"]["slots"]["rows"] == 864
+    assert manifest["schema_version"] == SCHEMA_VERSION
+    assert len(manifest["files"]["slots"]["sha256"]) == 64
+
+
+def test_slot_row_groups_are_sorted_so_a_service_filter_prunes_them(local_store, monkeypatch):
+    monkeypatch.setattr(snapshots, "ROW_GROUP_ROWS", 100)
+    local_store.save(make_snapshot())
+    (path,) = local_store.files("slots")
+    (fragment,) = ds.dataset(path, format="parquet").get_fragments()
+    wanted = fragment.split_by_row_group(ds.field("service_id") == "s_beard")
+    assert fragment.num_row_groups == 9
+    assert len(wanted) == 3  # 288 s_beard rows, sorted together: only their row groups
+
+
+# -- history --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def three_fetches(store) -> tuple[SnapshotStore, pd.DataFrame]:
+    """A store with fetches at 08:00, 09:00 and 10:00 UTC, and all their slots."""
+    saved = [make_snapshot(f"f{h}", f"2026-03-27T{h:02d}:00:00Z") for h in (8, 9, 10)]
+    for snapshot in saved:
+        store.save(snapshot)
+    everything = pd.concat([_sorted(s.slots, KEYS) for s in saved], ignore_index=True)
+    return store, everything
+
+
+def test_history_filters_by_service_location_and_fetch_time(three_fetches):
+    store, everything = three_fetches
+    got = store.history(
+        start="2026-03-27T09:00:00+00:00",
+        end=pd.Timestamp("2026-03-27T13:00", tz="Asia/Jerusalem"),  # 10:00 UTC, excluded
+        services=["s_cut", "s_beard"],
+        locations="l_jlm",
+    )
+    keep = (
+        (everything["snapshot_id"] == "f9")
+        & everything["service_id"].isin(["s_cut", "s_beard"])
+        & (everything["location_id"] == "l_jlm")
+    )
+    pd.testing.assert_frame_equal(got, everything[keep].reset_index(drop=True))
+
+
+def test_history_projects_columns_with_schema_dtypes(three_fetches):
+    store, everything = three_fetches
+    got = store.history(columns=["service_id", "local_date", "available"])
+    assert got.columns.tolist() == ["service_id", "local_date", "available"]
+    pd.testing.assert_series_equal(got.dtypes, everything[got.columns].dtypes)
+    assert len(got) == len(everything)
+
+
+def test_history_refuses_naive_times_and_unknown_columns(three_fetches):
+    store, _ = three_fetches
+    with pytest.raises(InputError, match="no time zone"):
+        store.history(start="2026-03-27T09:00")
+    with pytest.raises(InputError, match="contact_email"):
+        store.history(columns=["contact_email"])
+
+
+def test_files_no_manifest_names_are_invisible(three_fetches):
+    store, everything = three_fetches
+    fs = store.fs
+    good = fs.cat_file(store.files()[0])
+    ghost = f"{store.root}/slots/snapshot_id=ghost/part-0.parquet"
+    fs.makedirs(ghost.rsplit("/", 1)[0], exist_ok=True)
+    fs.pipe_file(ghost, good)  # a whole file of a run killed before its manifest
+    fs.pipe_file(f"{store.root}/slots/snapshot_id=f8/part-1.parquet", good[:100])  # a torn one
+    assert store.list()["snapshot_id"].tolist() == ["f8", "f9", "f10"]
+    assert len(store.files()) == 3
+    pd.testing.assert_frame_equal(store.history(), everything)
+
+
+# -- a writer killed mid-save ---------------------------------------------------------------
+
+_KILLED_WRITER = """
+import sys, time
+sys.path.insert(0, {tests!r})
+from test_snapshots import make_snapshot
+from zimun_analytics.snapshots import SnapshotStore
+
+
+def pause():
+    # Test-only hook: say where the save is, then wait there to be killed.
+    open({marker!r}, "w").close()
+    time.sleep(600)
+
+
+class PausingStore(SnapshotStore):
+    def _write_table(self, name, table, meta):
+        entry = super()._write_table(name, table, meta)
+        if {stage!r} == "after-slots" and name == "slots":
+            pause()
+        return entry
+
+    def _put_manifest(self, manifest):
+        if {stage!r} == "before-manifest":
+            pause()
+        super()._put_manifest(manifest)
+
+
+PausingStore({root!r}).save(make_snapshot(slots_per_location=50_000))
+"""
+
+
+@pytest.mark.parametrize("stage", ["after-slots", "before-manifest"])
+def test_writer_killed_mid_save_leaves_nothing_visible(tmp_path, stage):
+    root, marker = tmp_path / "store", tmp_path / "paused"
+    script = _KILLED_WRITER.format(
+        tests=str(Path(__file__).parent), marker=str(marker), stage=stage, root=str(root)
+    )
+    child = subprocess.Popen([sys.executable, "-c", textwrap.dedent(script)])
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists() and child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert marker.exists(), f"the writer did not reach {stage} (exit {child.poll()})"
+    finally:
+        child.send_signal(signal.SIGKILL)  # a no-op if it already exited
+        child.wait()
+
+    partial = root / "slots" / "snapshot_id=20260327T080000Z-a" / "part-0.parquet"
+    assert partial.stat().st_size > 0 and (root / ".lock").exists()
+    store = SnapshotStore(root)
+    assert store.list().empty and store.history().empty
+    with pytest.raises(SnapshotError, match="no snapshot"):
+        store.load("20260327T080000Z-a")
+    small = make_snapshot()
+    assert store.save(small) == small.snapshot_id  # takes the dead writer's lock over
+    pd.testing.assert_frame_equal(store.load(small.snapshot_id).slots, _sorted(small.slots, KEYS))
+    assert not (root / ".lock").exists()
+
+
+# -- other engines --------------------------------------------------------------------------
+
+
+def test_duckdb_and_polars_read_the_store_and_agree_with_history(local_store):
+    duckdb = pytest.importorskip("duckdb")
+    polars = pytest.importorskip("polars")
+    for hour in (8, 9):
+        local_store.save(make_snapshot(f"f{hour}", f"2026-03-27T{hour:02d}:00:00Z"))
+    expected = local_store.history().groupby(["snapshot_id", "service_id"]).size().to_dict()
+    glob = f"{local_store.root}/slots/**/*.parquet"
+    query = (
+        f"select snapshot_id, service_id, count(*) from read_parquet('{glob}', "
+        "hive_partitioning=true) group by all"
+    )
+    from_duckdb = {(s, v): n for s, v, n in duckdb.sql(query).fetchall()}
+    counts = polars.scan_parquet(glob, hive_partitioning=True).group_by(
+        ["snapshot_id", "service_id"]
+    )
+    from_polars = {(s, v): n for s, v, n in counts.len().collect().iter_rows()}
+    assert from_duckdb == expected == from_polars
+    listed = duckdb.sql(f"select count(*) from read_parquet({local_store.files()})").fetchall()
+    assert listed == [(sum(expected.values()),)]
+
+
+# -- diff -----------------------------------------------------------------------------------
+
+
+def _slot(snapshot: AvailabilitySnapshot, service: str, location: str, start: str) -> pd.Series:
+    slots = snapshot.slots
+    return (
+        (slots["service_id"] == service)
+        & (slots["location_id"] == location)
+        & (slots["slot_start"] == pd.Timestamp(start))
+    )
+
+
+def test_diff_classifies_vanished_appeared_and_capacity_changed(store):
+    a = make_snapshot("a", "2026-03-27T08:00:00Z")
+    b = make_snapshot("b", "2026-03-27T09:00:00Z")
+    booked = _slot(b, "s_cut", "l_berlin", "2026-03-27T12:00Z")
+    released = _slot(a, "s_color", "l_jlm", "2026-03-27T13:30Z")
+    fuller = _slot(b, "s_cut", "l_jlm", "2026-03-27T15:00Z")
+    b.slots = b.slots[~booked]
+    a.slots = a.slots[~released]
+    b.slots.loc[fuller, "available"] = 0
+    b.slots.loc[_slot(b, "s_beard", "l_jlm", "2026-03-27T16:00Z"), "capacity"] = 1
+    store.save(a)
+    store.save(b)
+    got = store.diff("a", "b")
+    assert got[["service_id", "location_id", "change"]].values.tolist() == [
+        ["s_beard", "l_jlm", "capacity_changed"],
+        ["s_color", "l_jlm", "appeared"],
+        ["s_cut", "l_berlin", "vanished"],
+        ["s_cut", "l_jlm", "capacity_changed"],
+    ]
+    assert got.columns.tolist() == snapshots.DIFF.names
+    vanished = got.iloc[2]
+    assert (vanished["available_a"], vanished["capacity_a"]) == (2, 2)
+    assert vanished["available_b"] is pd.NA and vanished["local_hour"] == 13
+    assert vanished["timezone"] == "Europe/Berlin" and vanished["service_name"] == "Haircut"
+    assert got.iloc[1]["available_a"] is pd.NA
+    assert (
+        got.iloc[1]["available_b"]
+        == b.slots.loc[_slot(b, "s_color", "l_jlm", "2026-03-27T13:30Z"), "available"].item()
+    )
+    assert got.iloc[3][["available_a", "available_b"]].tolist() == [
+        a.slots.loc[_slot(a, "s_cut", "l_jlm", "2026-03-27T15:00Z"), "available"].item(),
+        0,
+    ]
+    assert got.iloc[0][["capacity_a", "capacity_b"]].tolist() == [pd.NA, 1]
+    assert str(got["local_date"].dtype) == "datetime64[ms]"
+
+
+def test_diff_leaves_out_passed_slots_and_failed_services(store):
+    a = make_snapshot("a", "2026-03-27T08:00:00Z")
+    failed = [{"snapshot_id": "b", "service_id": "s_color", "location_id": None}]
+    b = make_snapshot("b", "2026-03-27T09:00:00Z", errors=failed)
+    fetched_b = pd.Timestamp("2026-03-27T09:00Z")
+    b.slots = b.slots[(b.slots["slot_start"] >= fetched_b) & (b.slots["service_id"] != "s_color")]
+    store.save(a)
+    store.save(b)
+    assert store.diff("a", "b").empty
+
+
+# -- the lock -------------------------------------------------------------------------------
+
+
+def test_second_locker_is_told_who_holds_the_lock(local_store):
+    other = SnapshotStore(local_store.url)
+    with local_store.lock():
+        with pytest.raises(SnapshotError) as caught:
+            with other.lock():
+                pass  # pragma: no cover
+        with local_store.lock():  # re-entrant for the holder
+            local_store.save(make_snapshot())
+    message = str(caught.value)
+    assert f"another export is running (pid {os.getpid()}" in message
+    assert f"if it died, delete {local_store.root}/.lock" in message
+    with other.lock():  # released
+        pass
+
+
+def test_lock_of_a_dead_process_on_this_host_is_taken_over(local_store):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    lock = Path(local_store.root) / ".lock"
+    lock.parent.mkdir(parents=True)
+    holder = {"pid": dead.pid, "host": socket.gethostname(), "since": "2026-03-27T08:00:00+00:00"}
+    lock.write_text(json.dumps(holder))
+    with local_store.lock():
+        assert json.loads(lock.read_text())["pid"] == os.getpid()
+    assert not lock.exists()
+
+
+def test_lock_of_another_host_is_not_taken_over(local_store):
+    lock = Path(local_store.root) / ".lock"
+    lock.parent.mkdir(parents=True)
+    lock.write_text(json.dumps({"pid": 1, "host": "elsewhere", "since": "yesterday"}))
+    with pytest.raises(SnapshotError, match="pid 1 on elsewhere, since yesterday"):
+        local_store.save(make_snapshot())

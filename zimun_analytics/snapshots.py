@@ -1,0 +1,655 @@
+"""A store of availability snapshots as Hive-partitioned Parquet, readable by any engine.
+
+Layout under ``root`` (a local folder or an fsspec URL such as ``s3://bucket/zimun``)::
+
+    slots/snapshot_id=<id>/part-0.parquet     one file per table per snapshot, zstd
+    days/snapshot_id=<id>/part-0.parquet
+    errors/snapshot_id=<id>/part-0.parquet
+    manifests/<id>.json                       written last: the snapshot exists once this does
+    .lock                                     while an export holds the store
+
+A snapshot is visible only through its manifest, which names its files with their row counts,
+sizes and sha256. Files of a run killed mid-save are never read, and a later save of the same id
+overwrites them. The ``snapshot_id`` column stays inside every file as well as in the partition
+key, so DuckDB and Polars read ``slots/**/*.parquet`` with or without hive partitioning; such
+globs also see files of killed runs, so give outside engines :meth:`SnapshotStore.files` instead.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import operator
+import os
+import re
+import socket
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import fsspec
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+from fsspec.implementations.local import LocalFileSystem
+
+from .errors import InputError, ZimunError
+from .schema import (
+    SCHEMA_VERSION,
+    SLOTS,
+    TABLES,
+    AvailabilitySnapshot,
+    Column,
+    Table,
+    empty_frame,
+    frame_from_arrow,
+)
+
+__all__ = [
+    "COMPRESSION",
+    "DIFF",
+    "LISTING",
+    "MANIFEST_VERSION",
+    "ROW_GROUP_ROWS",
+    "SnapshotError",
+    "SnapshotStore",
+]
+
+COMPRESSION = "zstd"
+ROW_GROUP_ROWS = 128_000  # rows per Parquet row group: small enough to prune by service
+MANIFEST_VERSION = 1
+# A letter is required so that DuckDB's hive reader keeps the partition key a string: it would
+# read an all-digit id as BIGINT (or a date-like one as DATE) and clash with the file's column.
+_ID_PATTERN = re.compile(r"(?=.*[A-Za-z])[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_LAYOUT = {"slots", "days", "errors", "manifests", ".lock"}
+_SORT_KEYS = {
+    "slots": ["service_id", "location_id", "slot_start"],
+    "days": ["service_id", "location_id", "local_date"],
+    "errors": ["service_id", "location_id"],
+}
+_UTC = pa.timestamp("us", tz="UTC")
+_DIFF_KEYS = ["service_id", "location_id", "slot_start"]
+_DIFF_SLOT_COLUMNS = ["local_date", "local_hour", "timezone", "service_name"]
+
+LISTING = Table(
+    "snapshots",
+    (
+        Column("snapshot_id", pa.string(), "id of the snapshot"),
+        Column("fetched_at", _UTC, "when the fetch started (UTC)"),
+        Column("api_host", pa.string(), "the API host it came from"),
+        Column("n_slots", pa.int32(), "rows of the slots table"),
+        Column("n_days", pa.int32(), "rows of the days table"),
+        Column("n_errors", pa.int32(), "rows of the errors table"),
+        Column("services", pa.int32(), "number of distinct services with slots"),
+        Column("complete", pa.bool_(), "True when no service/location failed"),
+    ),
+)
+_COLUMNS = {c.name: c for c in SLOTS.columns}
+DIFF = Table(
+    "diff",
+    (
+        *(_COLUMNS[name] for name in _DIFF_KEYS),
+        Column("change", pa.string(), "vanished, appeared or capacity_changed"),
+        Column("available_a", pa.int16(), "available in snapshot a; null if absent"),
+        Column("available_b", pa.int16(), "available in snapshot b; null if absent"),
+        Column("capacity_a", pa.int16(), "capacity in snapshot a; null if absent"),
+        Column("capacity_b", pa.int16(), "capacity in snapshot b; null if absent"),
+        *(_COLUMNS[name] for name in _DIFF_SLOT_COLUMNS),
+    ),
+)
+
+
+class SnapshotError(ZimunError):
+    """The store cannot do what was asked: unknown id, damaged or foreign root, lock held."""
+
+
+def _utc_timestamp(value: Any, argument: str) -> pd.Timestamp:
+    """A tz-aware datetime, Timestamp or ISO string as a UTC Timestamp; naive ones are refused."""
+    try:
+        moment = pd.Timestamp(value)
+    except (TypeError, ValueError) as exc:
+        raise InputError(
+            f"cannot read {value!r} as a time", argument=argument, allowed="an ISO time"
+        ) from exc
+    if moment.tzinfo is None:
+        raise InputError(
+            f"{value!r} has no time zone",
+            argument=argument,
+            allowed="a tz-aware datetime or an ISO string with an offset, e.g. 2026-03-29T00:00Z",
+        )
+    return moment.tz_convert("UTC")
+
+
+def _as_list(value: str | Iterable[str] | None) -> list[str] | None:
+    """None stays None; one id becomes a list of one (a str is not iterated char by char)."""
+    if value is None:
+        return None
+    return [value] if isinstance(value, str) else [str(v) for v in value]
+
+
+def _check_id(snapshot_id: object) -> str:
+    if not isinstance(snapshot_id, str) or not _ID_PATTERN.fullmatch(snapshot_id):
+        raise InputError(
+            f"{snapshot_id!r} cannot name a snapshot",
+            argument="snapshot_id",
+            allowed="1-128 letters, digits, '.', '_' or '-', with a letter, starting with a letter "
+            "or digit, e.g. 20260327T080000Z-3f2a",
+        )
+    return snapshot_id
+
+
+def _to_arrow(frame: pd.DataFrame, spec: Table, snapshot_id: str) -> pa.Table:
+    """The frame as a sorted Arrow table of ``spec``'s schema; other columns or ids refused."""
+    extra = sorted(set(frame.columns) - set(spec.names))
+    missing = [name for name in spec.names if name not in frame.columns]
+    if extra or missing:
+        raise InputError(
+            f"the {spec.name} frame has extra columns {extra} and lacks {missing}; "
+            "only the schema's columns are stored (never customer contact fields)",
+            argument=spec.name,
+            allowed=f"exactly the columns {spec.names}",
+        )
+    ids = set(frame["snapshot_id"].dropna()) - {snapshot_id}
+    if ids or frame["snapshot_id"].isna().any():
+        raise InputError(
+            f"the {spec.name} frame has rows of snapshots {sorted(map(str, ids))} (or none), "
+            f"not of meta['snapshot_id'] {snapshot_id!r}"
+        )
+    table = pa.Table.from_pandas(frame[spec.names], preserve_index=False)
+    return table.cast(spec.arrow_schema).sort_by([(k, "ascending") for k in _SORT_KEYS[spec.name]])
+
+
+def _parquet_bytes(table: pa.Table, snapshot_id: str, name: str, parameters: str) -> bytes:
+    """Parquet with zstd and row groups small enough to prune, with zimun.* key-value pairs."""
+    metadata = {"schema_version": SCHEMA_VERSION, "snapshot_id": snapshot_id, "table": name}
+    metadata["parameters"] = parameters
+    table = table.replace_schema_metadata({f"zimun.{k}": v for k, v in metadata.items()})
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression=COMPRESSION, row_group_size=ROW_GROUP_ROWS)
+    return sink.getvalue().to_pybytes()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, but another user's
+        pass
+    return True
+
+
+class SnapshotStore:
+    """Parquet snapshots under a local folder or an fsspec URL.
+
+    Parameters
+    ----------
+    root : str or os.PathLike
+        ``"data/"``, ``"file:///srv/zimun"``, ``"memory://zimun"``, ``"s3://bucket/zimun"``, ...
+    storage_options : dict or None
+        Passed to fsspec (credentials of an object store, for instance).
+    """
+
+    def __init__(
+        self, root: str | os.PathLike[str] = "data/", *, storage_options: dict | None = None
+    ) -> None:
+        self.url = os.fspath(root)
+        self.fs, path = fsspec.core.url_to_fs(self.url, **(storage_options or {}))
+        self.root = path.rstrip("/") or "/"
+        self._local = isinstance(self.fs, LocalFileSystem)
+        self._arrow_fs = (
+            pafs.LocalFileSystem()
+            if self._local
+            else pafs.PyFileSystem(pafs.FSSpecHandler(self.fs))
+        )
+        self._lock_depth = 0
+
+    def __repr__(self) -> str:
+        return f"SnapshotStore({self.url!r})"
+
+    def _path(self, *parts: str) -> str:
+        return "/".join([self.root.rstrip("/"), *parts])
+
+    def _table_path(self, table: str, snapshot_id: str) -> str:
+        return self._path(table, f"snapshot_id={snapshot_id}", "part-0.parquet")
+
+    def _manifest_path(self, snapshot_id: str) -> str:
+        return self._path("manifests", f"{snapshot_id}.json")
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def save(self, snapshot: AvailabilitySnapshot) -> str:
+        """Store a snapshot: its three tables, then the manifest that makes it visible.
+
+        Takes the store's lock for the duration (re-entrant inside :meth:`lock`).
+
+        Parameters
+        ----------
+        snapshot : AvailabilitySnapshot
+            Frames with exactly the columns of ``schema.SLOTS``/``DAYS``/``ERRORS``; ``meta``
+            with at least ``snapshot_id`` and a tz-aware ISO ``fetched_at``.
+
+        Returns
+        -------
+        str
+            The snapshot id. Raises SnapshotError if the id is already stored (snapshots are
+            immutable) or the root is not a store, InputError if a frame has other columns
+            than the schema's or the meta is unusable.
+        """
+        meta = dict(snapshot.meta)
+        snapshot_id = _check_id(meta.get("snapshot_id"))
+        fetched_at = _utc_timestamp(meta.get("fetched_at"), "meta['fetched_at']")
+        tables = {
+            name: _to_arrow(getattr(snapshot, name), spec, snapshot_id)
+            for name, spec in TABLES.items()
+        }
+        with self.lock():
+            self._check_root()
+            if self.fs.exists(self._manifest_path(snapshot_id)):
+                raise SnapshotError(
+                    f"snapshot {snapshot_id!r} is already in {self.url}; snapshots are "
+                    "immutable: save the new fetch under a new id"
+                )
+            meta |= {
+                "counts": {name: t.num_rows for name, t in tables.items()},
+                "schema_version": SCHEMA_VERSION,
+            }
+            files = {name: self._write_table(name, t, meta) for name, t in tables.items()}
+            self._put_manifest(self._manifest(meta, fetched_at, tables, files))
+        return snapshot_id
+
+    def _check_root(self) -> None:
+        """Refuse to write into a file or a folder holding things that are not a store."""
+        if not self.fs.exists(self.root):
+            return
+        if not self.fs.isdir(self.root):
+            raise SnapshotError(f"{self.url} is a file, not a snapshot store: pass a folder")
+        names = {p.rstrip("/").rsplit("/", 1)[-1] for p in self.fs.ls(self.root, detail=False)}
+        foreign = sorted(n for n in names - _LAYOUT if not n.startswith("."))
+        if foreign:
+            raise SnapshotError(
+                f"{self.url} holds {foreign}, which are not part of a snapshot store; "
+                "pass a new or empty folder, or an existing store"
+            )
+
+    def _write_table(self, name: str, table: pa.Table, meta: dict[str, Any]) -> dict[str, Any]:
+        """Write one table's file (overwriting a killed run's) and return its manifest entry."""
+        path = self._table_path(name, meta["snapshot_id"])
+        parameters = json.dumps(meta.get("parameters", {}), default=str)
+        data = _parquet_bytes(table, meta["snapshot_id"], name, parameters)
+        self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        self.fs.pipe_file(path, data)
+        relative = path[len(self.root.rstrip("/")) + 1 :]
+        sha256 = hashlib.sha256(data).hexdigest()
+        return {"path": relative, "rows": table.num_rows, "bytes": len(data), "sha256": sha256}
+
+    @staticmethod
+    def _manifest(
+        meta: dict[str, Any],
+        fetched_at: pd.Timestamp,
+        tables: dict[str, pa.Table],
+        files: dict[str, Any],
+    ) -> dict[str, Any]:
+        slots = tables["slots"]
+        return {
+            "manifest_version": MANIFEST_VERSION,
+            "snapshot_id": meta["snapshot_id"],
+            "fetched_at": fetched_at.isoformat().replace("+00:00", "Z"),
+            "schema_version": SCHEMA_VERSION,
+            "services": sorted(pc.unique(slots["service_id"]).drop_null().to_pylist()),
+            "locations": sorted(pc.unique(slots["location_id"]).drop_null().to_pylist()),
+            "files": files,
+            "meta": meta,
+        }
+
+    def _put_manifest(self, manifest: dict[str, Any]) -> None:
+        """Write the manifest so that readers see all of it or nothing."""
+        path = self._manifest_path(manifest["snapshot_id"])
+        data = json.dumps(manifest, indent=2, default=str).encode()
+        self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        if not self._local:  # one PUT: object stores show the whole object or none
+            self.fs.pipe_file(path, data)
+            return
+        temp = f"{path}.{uuid.uuid4().hex}.tmp"  # not *.json: never listed
+        with open(temp, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temp, path)
+
+    # -- the lock --------------------------------------------------------------------------
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the store's writer lock, ``<root>/.lock``, for the ``with`` block.
+
+        Re-entrant within one store object. A lock left by a dead process of this host is taken
+        over. Exclusive creation is atomic on local disks only; on object stores the lock is
+        best effort (check, then write).
+
+        Raises
+        ------
+        SnapshotError
+            Another live process holds the lock.
+        """
+        holder = None if self._lock_depth else self._acquire()
+        self._lock_depth += 1
+        try:
+            yield
+        finally:
+            self._lock_depth -= 1
+            if holder is not None:
+                self._release(holder)
+
+    def _acquire(self) -> dict[str, Any]:
+        path = self._path(".lock")
+        holder = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "since": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        self.fs.makedirs(self.root, exist_ok=True)
+        if self._create_exclusive(path, holder):
+            return holder
+        current = self._read_lock(path)
+        if current and current["host"] == holder["host"] and not _pid_alive(current["pid"]):
+            self.fs.rm_file(path)  # its writer died: take over (best effort if two race here)
+            if self._create_exclusive(path, holder):
+                return holder
+            current = self._read_lock(path)
+        # Unreadable (being written, or damaged): report it rather than guess it is stale.
+        current = current or {"pid": "?", "host": "?", "since": "?"}
+        raise SnapshotError(
+            f"another export is running (pid {current['pid']} on {current['host']}, "
+            f"since {current['since']}); if it died, delete {path}"
+        )
+
+    def _create_exclusive(self, path: str, holder: dict[str, Any]) -> bool:
+        data = json.dumps(holder).encode()
+        if not self._local:
+            if self.fs.exists(path):
+                return False
+            self.fs.pipe_file(path, data)
+            return True
+        try:
+            descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            return False
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(data)
+        return True
+
+    def _read_lock(self, path: str) -> dict[str, Any] | None:
+        """The lock's holder; None if the lock is gone, half-written or not ours to read."""
+        try:
+            holder = json.loads(self.fs.cat_file(path))
+            return {"pid": int(holder["pid"]), "host": holder["host"], "since": holder["since"]}
+        except (FileNotFoundError, ValueError, KeyError, TypeError):
+            return None
+
+    def _release(self, holder: dict[str, Any]) -> None:
+        path = self._path(".lock")
+        if self._read_lock(path) == holder:  # never remove a lock someone else took over
+            self.fs.rm_file(path)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _manifests(self) -> list[dict[str, Any]]:
+        """Every manifest, sorted by fetched_at then id; the only source of what exists."""
+        if self.fs.exists(self.root) and not self.fs.isdir(self.root):
+            raise SnapshotError(f"{self.url} is a file, not a snapshot store: pass a folder")
+        paths = self.fs.glob(self._path("manifests", "*.json"))
+        if not paths:
+            return []
+        manifests = [self._parse_manifest(p, data) for p, data in self.fs.cat(paths).items()]
+        return sorted(manifests, key=lambda m: (m["fetched_at"], m["snapshot_id"]))
+
+    def _parse_manifest(self, path: str, data: bytes) -> dict[str, Any]:
+        try:
+            manifest = json.loads(data)
+            files = {name: manifest["files"][name]["path"] for name in TABLES}
+        except (ValueError, KeyError, TypeError) as exc:
+            raise SnapshotError(
+                f"manifest {path} is damaged ({exc!r}); restore it or delete it to drop "
+                "that snapshot"
+            ) from exc
+        if manifest.get("schema_version") != SCHEMA_VERSION:
+            raise SnapshotError(
+                f"manifest {path} has schema version {manifest.get('schema_version')!r}; this "
+                f"zimun-analytics reads version {SCHEMA_VERSION!r}: install a matching version"
+            )
+        manifest["paths"] = {name: self._path(rel) for name, rel in files.items()}
+        return manifest
+
+    def _manifest_of(self, snapshot_id: str) -> dict[str, Any]:
+        path = self._manifest_path(_check_id(snapshot_id))
+        try:
+            data = self.fs.cat_file(path)
+        except FileNotFoundError:
+            raise SnapshotError(
+                f"no snapshot {snapshot_id!r} in {self.url}; see the stored ids with "
+                f"SnapshotStore({self.url!r}).list()"
+            ) from None
+        return self._parse_manifest(path, data)
+
+    def list(self) -> pd.DataFrame:
+        """One row per stored snapshot, oldest first.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``snapshot_id``, ``fetched_at`` (UTC), ``api_host``, ``n_slots``,
+            ``n_days``, ``n_errors``, ``services`` (number of distinct services with slots)
+            and ``complete`` (no service/location failed).
+        """
+        rows = [
+            {
+                "snapshot_id": m["snapshot_id"],
+                "fetched_at": pd.Timestamp(m["fetched_at"]).to_pydatetime(),
+                "api_host": m["meta"].get("api_host"),
+                "n_slots": m["files"]["slots"]["rows"],
+                "n_days": m["files"]["days"]["rows"],
+                "n_errors": m["files"]["errors"]["rows"],
+                "services": len(m["services"]),
+                "complete": m["files"]["errors"]["rows"] == 0,
+            }
+            for m in self._manifests()
+        ]
+        table = pa.Table.from_pylist(rows, schema=LISTING.arrow_schema)
+        return frame_from_arrow(table, LISTING)
+
+    def files(self, table: str = "slots") -> list[str]:
+        """Paths of one table's files of every stored snapshot, for DuckDB, Polars, Spark.
+
+        Parameters
+        ----------
+        table : {"slots", "days", "errors"}
+            Which table.
+
+        Returns
+        -------
+        list of str
+            Paths on the store's filesystem (prefix the URL's protocol for remote stores).
+        """
+        if table not in TABLES:
+            raise InputError(f"{table!r}", argument="table", allowed=", ".join(TABLES))
+        return [m["paths"][table] for m in self._manifests()]
+
+    def load(self, snapshot_id: str) -> AvailabilitySnapshot:
+        """Read one snapshot back, checking each file against the manifest's sha256.
+
+        Parameters
+        ----------
+        snapshot_id : str
+            An id from :meth:`list`.
+
+        Returns
+        -------
+        AvailabilitySnapshot
+            ``slots``, ``days`` and ``errors`` with the columns and dtypes of
+            ``schema.SLOTS``/``DAYS``/``ERRORS``, and the ``meta`` stored with it.
+        """
+        manifest = self._manifest_of(snapshot_id)
+        frames = {name: self._read_file(manifest, name) for name in TABLES}
+        return AvailabilitySnapshot(**frames, meta=manifest["meta"])
+
+    def _read_file(self, manifest: dict[str, Any], name: str) -> pd.DataFrame:
+        path, entry = manifest["paths"][name], manifest["files"][name]
+        try:
+            data = self.fs.cat_file(path)
+        except FileNotFoundError:
+            data = b""
+        if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+            raise SnapshotError(
+                f"{path} is missing or differs from what snapshot "
+                f"{manifest['snapshot_id']!r} wrote; restore it, or delete "
+                f"{self._manifest_path(manifest['snapshot_id'])} to drop the snapshot"
+            )
+        return frame_from_arrow(pq.read_table(pa.BufferReader(data)), TABLES[name])
+
+    def history(
+        self,
+        start: Any = None,
+        end: Any = None,
+        services: str | Iterable[str] | None = None,
+        locations: str | Iterable[str] | None = None,
+        columns: Iterable[str] | None = None,
+    ) -> pd.DataFrame:
+        """Slots of every stored snapshot fetched in ``[start, end)``, filtered as Parquet is read.
+
+        Parameters
+        ----------
+        start, end : datetime, pandas.Timestamp, str or None
+            Bounds on ``fetched_at``, start included, end excluded; tz-aware or ISO with an
+            offset (naive times raise InputError). None leaves that side open.
+        services, locations : str, iterable of str or None
+            Keep only these service / location ids.
+        columns : iterable of str or None
+            Columns to read, in this order; all of ``schema.SLOTS`` by default.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The columns of ``schema.SLOTS`` (or ``columns``) with its dtypes: ``snapshot_id``,
+            ``fetched_at``, ``organization_id``, ``location_id``, ``service_id``,
+            ``service_name``, ``timezone``, ``slot_start``, ``slot_end``, ``local_date``,
+            ``local_hour``, ``weekday``, ``duration_minutes``, ``capacity``, ``available``,
+            ``lead_time_hours``; ordered by fetch, then service, location and slot start.
+        """
+        spec = self._projection(columns)
+        lo = None if start is None else _utc_timestamp(start, "start")
+        hi = None if end is None else _utc_timestamp(end, "end")
+        services, locations = _as_list(services), _as_list(locations)
+        paths = [
+            m["paths"]["slots"]
+            for m in self._manifests()
+            if (lo is None or pd.Timestamp(m["fetched_at"]) >= lo)
+            and (hi is None or pd.Timestamp(m["fetched_at"]) < hi)
+            and (services is None or set(services) & set(m["services"]))
+            and (locations is None or set(locations) & set(m["locations"]))
+        ]
+        if not paths:
+            return empty_frame(spec)
+        dataset = ds.dataset(
+            paths, schema=SLOTS.arrow_schema, format="parquet", filesystem=self._arrow_fs
+        )
+        table = dataset.to_table(columns=spec.names, filter=_filter(lo, hi, services, locations))
+        return frame_from_arrow(table, spec)
+
+    @staticmethod
+    def _projection(columns: Iterable[str] | None) -> Table:
+        if columns is None:
+            return SLOTS
+        names = _as_list(columns) or []
+        unknown = [name for name in names if name not in _COLUMNS]
+        if unknown or not names:
+            raise InputError(
+                f"unknown or no columns {unknown}", argument="columns", allowed=str(SLOTS.names)
+            )
+        return Table("slots", tuple(_COLUMNS[name] for name in names))
+
+    def diff(self, a: str, b: str) -> pd.DataFrame:
+        """Slots that changed between snapshots ``a`` and ``b`` (usually a before b).
+
+        Only the window both fetches saw is compared: slots starting before the later fetch
+        (they passed, they were not booked) and dates past either fetch's last day are left
+        out, and so are service/locations that failed in either snapshot. When the API lists
+        full slots with ``available`` 0, a booking shows as ``capacity_changed`` with
+        ``available`` dropping; when it omits full slots, a booking shows as ``vanished``.
+
+        Parameters
+        ----------
+        a, b : str
+            Snapshot ids.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per changed slot, ordered by ``service_id``, ``location_id``,
+            ``slot_start``, with ``change`` (``vanished``: in a, not in b, i.e. booked or
+            held; ``appeared``: in b, not in a, i.e. released or cancelled;
+            ``capacity_changed``), ``available_a``, ``available_b``, ``capacity_a``,
+            ``capacity_b``, and the slot's ``local_date``, ``local_hour``, ``timezone`` and
+            ``service_name``.
+        """
+        first, second = self.load(a), self.load(b)
+        left, right = _comparable(first, second), _comparable(second, first)
+        merged = left.merge(
+            right, on=_DIFF_KEYS, how="outer", suffixes=("_a", "_b"), indicator=True
+        )
+        for name in _DIFF_SLOT_COLUMNS:
+            merged[name] = merged[f"{name}_a"].fillna(merged[f"{name}_b"])
+        merged["change"] = merged["_merge"].map(
+            {"left_only": "vanished", "right_only": "appeared", "both": "capacity_changed"}
+        )
+        same = _same(merged, "available") & _same(merged, "capacity")
+        changed = merged[(merged["_merge"] != "both") | ~same]
+        table = pa.Table.from_pandas(changed[DIFF.names], preserve_index=False)
+        return frame_from_arrow(table.sort_by([(k, "ascending") for k in _DIFF_KEYS]), DIFF)
+
+
+def _filter(
+    lo: pd.Timestamp | None,
+    hi: pd.Timestamp | None,
+    services: list[str] | None,
+    locations: list[str] | None,
+) -> pc.Expression | None:
+    """The pushed-down predicate on fetched_at, service_id and location_id."""
+    parts = []
+    if lo is not None:
+        parts.append(pc.field("fetched_at") >= pa.scalar(lo.floor("us").to_pydatetime(), _UTC))
+    if hi is not None:
+        parts.append(pc.field("fetched_at") < pa.scalar(hi.floor("us").to_pydatetime(), _UTC))
+    if services is not None:
+        parts.append(pc.field("service_id").isin(services))
+    if locations is not None:
+        parts.append(pc.field("location_id").isin(locations))
+    return functools.reduce(operator.and_, parts) if parts else None
+
+
+def _comparable(snapshot: AvailabilitySnapshot, other: AvailabilitySnapshot) -> pd.DataFrame:
+    """Slots of ``snapshot`` inside the window both fetches cover, failed pairs left out."""
+    slots = snapshot.slots
+    since = max(pd.Timestamp(s.meta["fetched_at"]) for s in (snapshot, other))
+    keep = slots["slot_start"] >= since
+    last_days = [s.days["local_date"].max() for s in (snapshot, other) if len(s.days)]
+    if last_days:
+        keep &= slots["local_date"] <= min(last_days)
+    for errors in (snapshot.errors, other.errors):
+        whole = errors["location_id"].isna()
+        keep &= ~slots["service_id"].isin(errors.loc[whole, "service_id"])
+        failed = pd.MultiIndex.from_frame(errors.loc[~whole, ["service_id", "location_id"]])
+        keep &= ~pd.MultiIndex.from_frame(slots[["service_id", "location_id"]]).isin(failed)
+    return slots.loc[keep, [*_DIFF_KEYS, "available", "capacity", *_DIFF_SLOT_COLUMNS]]
+
+
+def _same(merged: pd.DataFrame, name: str) -> pd.Series:
+    """Equal in a and b, counting two nulls as equal."""
+    a, b = merged[f"{name}_a"], merged[f"{name}_b"]
+    return (a == b).fillna(False).astype(bool) | (a.isna() & b.isna())
