@@ -24,6 +24,7 @@ from zimun_analytics import snapshots
 from zimun_analytics.errors import InputError
 from zimun_analytics.schema import (
     DAYS,
+    DIFF,
     ERRORS,
     SCHEMA_VERSION,
     SLOTS,
@@ -433,7 +434,7 @@ def test_diff_classifies_vanished_appeared_and_capacity_changed(store):
         ["s_cut", "l_berlin", "vanished"],
         ["s_cut", "l_jlm", "capacity_changed"],
     ]
-    assert got.columns.tolist() == snapshots.DIFF.names
+    assert got.columns.tolist() == DIFF.names
     vanished = got.iloc[2]
     assert (vanished["available_a"], vanished["capacity_a"]) == (2, 2)
     assert vanished["available_b"] is pd.NA and vanished["local_hour"] == 13

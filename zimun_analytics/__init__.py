@@ -32,6 +32,7 @@ from .errors import (  # noqa: E402
     ResponseFormatError,
     ServerError,
     SlotUnavailableError,
+    SnapshotError,
     ValidationError,
     ZimunError,
 )
@@ -96,6 +97,7 @@ __all__ = [
     "Service",
     "Slot",
     "SlotUnavailableError",
+    "SnapshotError",
     "SnapshotStore",
     "ValidationError",
     "ZimunClient",

@@ -6,6 +6,7 @@
      ├── ConfigError                  missing credentials, bad base URL (names the env var)
      ├── InputError (also ValueError) a bad argument, caught before the network
      ├── ResponseFormatError          a response lacks a required field or has it malformed
+     ├── SnapshotError                the snapshot store: unknown id, damaged root, lock held
      └── APIError                     anything the service or the network did
           ├── APIConnectionError      could not reach the service / connection dropped
           │    └── APITimeoutError
@@ -62,6 +63,7 @@ __all__ = [
     "IdempotencyKeyReusedError",
     "RateLimitError",
     "ServerError",
+    "SnapshotError",
     "make_status_error",
     "parse_retry_after",
 ]
@@ -176,6 +178,10 @@ class ResponseFormatError(ZimunError):
         if self.request_id and self.request_id not in text:
             text = f"{text} (request_id {self.request_id})"
         return text
+
+
+class SnapshotError(ZimunError):
+    """The store cannot do what was asked: unknown id, damaged or foreign root, lock held."""
 
 
 class APIError(ZimunError):

@@ -19,6 +19,9 @@ import pyarrow as pa
 __all__ = [
     "AvailabilitySnapshot",
     "DAYS",
+    "DIFF",
+    "DIFF_KEYS",
+    "DIFF_SLOT_COLUMNS",
     "ERRORS",
     "SCHEMA_VERSION",
     "SLOTS",
@@ -117,6 +120,23 @@ ERRORS = Table(
 )
 
 TABLES = {table.name: table for table in (SLOTS, DAYS, ERRORS)}
+
+DIFF_KEYS = ["service_id", "location_id", "slot_start"]
+DIFF_SLOT_COLUMNS = ["local_date", "local_hour", "timezone", "service_name"]
+_SLOT_COLUMNS = {c.name: c for c in SLOTS.columns}
+DIFF = Table(
+    "diff",
+    (
+        *(_SLOT_COLUMNS[name] for name in DIFF_KEYS),
+        Column("change", pa.string(), "vanished, appeared or capacity_changed"),
+        Column("available_a", pa.int16(), "available in snapshot a; null if absent"),
+        Column("available_b", pa.int16(), "available in snapshot b; null if absent"),
+        Column("capacity_a", pa.int16(), "capacity in snapshot a; null if absent"),
+        Column("capacity_b", pa.int16(), "capacity in snapshot b; null if absent"),
+        *(_SLOT_COLUMNS[name] for name in DIFF_SLOT_COLUMNS),
+    ),
+)
+
 
 _PANDAS_TYPES = {
     pa.string(): pd.StringDtype("pyarrow"),

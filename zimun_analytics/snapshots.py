@@ -23,11 +23,9 @@ import json
 import operator
 import os
 import re
-import socket
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 import fsspec
@@ -39,7 +37,8 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from fsspec.implementations.local import LocalFileSystem
 
-from .errors import InputError, ZimunError
+from .analysis import diff_snapshots
+from .errors import InputError, SnapshotError
 from .schema import (
     SCHEMA_VERSION,
     SLOTS,
@@ -50,10 +49,10 @@ from .schema import (
     empty_frame,
     frame_from_arrow,
 )
+from .storelock import StoreLock
 
 __all__ = [
     "COMPRESSION",
-    "DIFF",
     "LISTING",
     "MANIFEST_VERSION",
     "ROW_GROUP_ROWS",
@@ -74,9 +73,8 @@ _SORT_KEYS = {
     "errors": ["service_id", "location_id"],
 }
 _UTC = pa.timestamp("us", tz="UTC")
-_DIFF_KEYS = ["service_id", "location_id", "slot_start"]
-_DIFF_SLOT_COLUMNS = ["local_date", "local_hour", "timezone", "service_name"]
 
+_COLUMNS = {c.name: c for c in SLOTS.columns}
 LISTING = Table(
     "snapshots",
     (
@@ -90,23 +88,6 @@ LISTING = Table(
         Column("complete", pa.bool_(), "True when no service/location failed"),
     ),
 )
-_COLUMNS = {c.name: c for c in SLOTS.columns}
-DIFF = Table(
-    "diff",
-    (
-        *(_COLUMNS[name] for name in _DIFF_KEYS),
-        Column("change", pa.string(), "vanished, appeared or capacity_changed"),
-        Column("available_a", pa.int16(), "available in snapshot a; null if absent"),
-        Column("available_b", pa.int16(), "available in snapshot b; null if absent"),
-        Column("capacity_a", pa.int16(), "capacity in snapshot a; null if absent"),
-        Column("capacity_b", pa.int16(), "capacity in snapshot b; null if absent"),
-        *(_COLUMNS[name] for name in _DIFF_SLOT_COLUMNS),
-    ),
-)
-
-
-class SnapshotError(ZimunError):
-    """The store cannot do what was asked: unknown id, damaged or foreign root, lock held."""
 
 
 def _utc_timestamp(value: Any, argument: str) -> pd.Timestamp:
@@ -175,16 +156,6 @@ def _parquet_bytes(table: pa.Table, snapshot_id: str, name: str, parameters: str
     return sink.getvalue().to_pybytes()
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, but another user's
-        pass
-    return True
-
-
 class SnapshotStore:
     """Parquet snapshots under a local folder or an fsspec URL.
 
@@ -208,6 +179,7 @@ class SnapshotStore:
             if self._local
             else pafs.PyFileSystem(pafs.FSSpecHandler(self.fs))
         )
+        self._lock = StoreLock(self.fs, self.root, local=self._local)
         self._lock_depth = 0
 
     def __repr__(self) -> str:
@@ -338,65 +310,14 @@ class SnapshotStore:
         SnapshotError
             Another live process holds the lock.
         """
-        holder = None if self._lock_depth else self._acquire()
+        held = None if self._lock_depth else self._lock.acquire()
         self._lock_depth += 1
         try:
             yield
         finally:
             self._lock_depth -= 1
-            if holder is not None:
-                self._release(holder)
-
-    def _acquire(self) -> dict[str, Any]:
-        path = self._path(".lock")
-        holder = {
-            "pid": os.getpid(),
-            "host": socket.gethostname(),
-            "since": datetime.now(UTC).isoformat(timespec="seconds"),
-        }
-        self.fs.makedirs(self.root, exist_ok=True)
-        if self._create_exclusive(path, holder):
-            return holder
-        current = self._read_lock(path)
-        if current and current["host"] == holder["host"] and not _pid_alive(current["pid"]):
-            self.fs.rm_file(path)  # its writer died: take over (best effort if two race here)
-            if self._create_exclusive(path, holder):
-                return holder
-            current = self._read_lock(path)
-        # Unreadable (being written, or damaged): report it rather than guess it is stale.
-        current = current or {"pid": "?", "host": "?", "since": "?"}
-        raise SnapshotError(
-            f"another export is running (pid {current['pid']} on {current['host']}, "
-            f"since {current['since']}); if it died, delete {path}"
-        )
-
-    def _create_exclusive(self, path: str, holder: dict[str, Any]) -> bool:
-        data = json.dumps(holder).encode()
-        if not self._local:
-            if self.fs.exists(path):
-                return False
-            self.fs.pipe_file(path, data)
-            return True
-        try:
-            descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            return False
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(data)
-        return True
-
-    def _read_lock(self, path: str) -> dict[str, Any] | None:
-        """The lock's holder; None if the lock is gone, half-written or not ours to read."""
-        try:
-            holder = json.loads(self.fs.cat_file(path))
-            return {"pid": int(holder["pid"]), "host": holder["host"], "since": holder["since"]}
-        except (FileNotFoundError, ValueError, KeyError, TypeError):
-            return None
-
-    def _release(self, holder: dict[str, Any]) -> None:
-        path = self._path(".lock")
-        if self._read_lock(path) == holder:  # never remove a lock someone else took over
-            self.fs.rm_file(path)
+            if held is not None:
+                self._lock.release(held)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -598,20 +519,7 @@ class SnapshotStore:
             ``capacity_b``, and the slot's ``local_date``, ``local_hour``, ``timezone`` and
             ``service_name``.
         """
-        first, second = self.load(a), self.load(b)
-        left, right = _comparable(first, second), _comparable(second, first)
-        merged = left.merge(
-            right, on=_DIFF_KEYS, how="outer", suffixes=("_a", "_b"), indicator=True
-        )
-        for name in _DIFF_SLOT_COLUMNS:
-            merged[name] = merged[f"{name}_a"].fillna(merged[f"{name}_b"])
-        merged["change"] = merged["_merge"].map(
-            {"left_only": "vanished", "right_only": "appeared", "both": "capacity_changed"}
-        )
-        same = _same(merged, "available") & _same(merged, "capacity")
-        changed = merged[(merged["_merge"] != "both") | ~same]
-        table = pa.Table.from_pandas(changed[DIFF.names], preserve_index=False)
-        return frame_from_arrow(table.sort_by([(k, "ascending") for k in _DIFF_KEYS]), DIFF)
+        return diff_snapshots(self.load(a), self.load(b))
 
 
 def _filter(
@@ -631,25 +539,3 @@ def _filter(
     if locations is not None:
         parts.append(pc.field("location_id").isin(locations))
     return functools.reduce(operator.and_, parts) if parts else None
-
-
-def _comparable(snapshot: AvailabilitySnapshot, other: AvailabilitySnapshot) -> pd.DataFrame:
-    """Slots of ``snapshot`` inside the window both fetches cover, failed pairs left out."""
-    slots = snapshot.slots
-    since = max(pd.Timestamp(s.meta["fetched_at"]) for s in (snapshot, other))
-    keep = slots["slot_start"] >= since
-    last_days = [s.days["local_date"].max() for s in (snapshot, other) if len(s.days)]
-    if last_days:
-        keep &= slots["local_date"] <= min(last_days)
-    for errors in (snapshot.errors, other.errors):
-        whole = errors["location_id"].isna()
-        keep &= ~slots["service_id"].isin(errors.loc[whole, "service_id"])
-        failed = pd.MultiIndex.from_frame(errors.loc[~whole, ["service_id", "location_id"]])
-        keep &= ~pd.MultiIndex.from_frame(slots[["service_id", "location_id"]]).isin(failed)
-    return slots.loc[keep, [*_DIFF_KEYS, "available", "capacity", *_DIFF_SLOT_COLUMNS]]
-
-
-def _same(merged: pd.DataFrame, name: str) -> pd.Series:
-    """Equal in a and b, counting two nulls as equal."""
-    a, b = merged[f"{name}_a"], merged[f"{name}_b"]
-    return (a == b).fillna(False).astype(bool) | (a.isna() & b.isna())
