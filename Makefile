@@ -14,8 +14,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	@touch $(STAMP)
 
-demo: $(STAMP)  ## the main job (the snapshot export), on an embedded sandbox, into data/
-	$(PY) -m zimun_analytics snapshot --sandbox --out data/
+demo: $(STAMP)  ## the main job (the snapshot export + heatmaps), on an embedded sandbox, into data/
+	$(PY) -m zimun_analytics snapshot --sandbox --out data/ --report-dir data/reports
 
 test: $(STAMP)  ## lint, then the whole test suite
 	$(PY) -m ruff check .

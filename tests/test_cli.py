@@ -175,3 +175,33 @@ def test_readme_quick_start_has_exactly_the_two_commands():
     block = quick_start.split("```sh")[1].split("```")[0]
     commands = [line.split("#")[0].strip() for line in block.strip().splitlines()]
     assert commands == ["make demo", "make test"]
+
+
+def test_snapshot_report_dir_writes_heatmaps(tmp_path, capsys):
+    reports = tmp_path / "reports"
+    args = [
+        "snapshot",
+        "--sandbox",
+        "--now",
+        "2026-03-23T08:00:00Z",
+        "--days-ahead",
+        "7",
+        "--out",
+        str(tmp_path / "store"),
+        "--report-dir",
+        str(reports),
+    ]
+    assert cli.main(args) == 0
+    printed = capsys.readouterr().out
+    written = sorted(reports.glob("*.png"))
+    names = {path.name.split("-", 2)[-1] for path in written}
+    assert names == {
+        "weekday_hour.png",
+        "calendar_l_berlin.png",
+        "calendar_l_london.png",
+        "calendar_l_munich.png",
+        "calendar_l_newyork.png",
+    }
+    for path in written:
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f"report: {path}" in printed

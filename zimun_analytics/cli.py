@@ -167,6 +167,13 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
         **snapshot_summary(snapshot.slots, snapshot.days, snapshot.errors),
     }
     nexts = next_available(snapshot.slots)
+    if args.report_dir:
+        from .reports import write_heatmap_reports  # matplotlib: only when reports are asked for
+
+        paths = write_heatmap_reports(
+            snapshot.slots, snapshot.days, args.report_dir, prefix=f"{snapshot.snapshot_id}-"
+        )
+        summary["reports"] = [str(path) for path in paths]
     if args.json:
         summary["next_available"] = json.loads(nexts.to_json(orient="records", date_format="iso"))
         summary["errors"] = json.loads(snapshot.errors.to_json(orient="records"))
@@ -189,6 +196,8 @@ def _print_summary(summary: dict, nexts, errors) -> None:
             f"    {row.service_id:16} {row.location_id:11} {row.local_start} "
             f"({row.timezone}), in {row.lead_time_hours:.1f} h"
         )
+    for path in summary.get("reports", []):
+        print(f"  report: {path}")
     for row in errors.itertuples():
         print(f"  FAILED {row.service_id} at {row.location_id}: {row.message}", file=sys.stderr)
 
@@ -206,6 +215,9 @@ def _add_snapshot_options(parser: argparse.ArgumentParser) -> None:
         "--out", default="data/", help="store: a directory or fsspec URL (default data/)"
     )
     parser.add_argument("--sandbox", action="store_true", help="fetch from an embedded sandbox")
+    parser.add_argument(
+        "--report-dir", metavar="DIR", help="also write heatmap PNGs of the snapshot there"
+    )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
