@@ -32,6 +32,8 @@ format: $(STAMP)
 bench: $(STAMP)  ## performance figures beside their baselines
 	$(PY) benchmarks/bench_sandbox.py
 	$(PY) benchmarks/bench_client.py
+	$(PY) benchmarks/bench_fetch.py
+	$(PY) benchmarks/bench_plots.py
 
 sandbox: $(STAMP)  ## the sandbox in the foreground on :8765
 	$(PY) -m zimun_analytics sandbox --port 8765
