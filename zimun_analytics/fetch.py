@@ -9,49 +9,35 @@ lands in ``errors``; the rest completes.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 import anyio
-import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from . import __version__
 from .client import AsyncZimunClient, ZimunClient
 from .config import MAX_DAYS_AHEAD
 from .errors import APIError, InputError, ResponseFormatError
+from .mapping import Call, Payload, tables_from_payloads
 from .models import Service
-from .schema import DAYS, ERRORS, SCHEMA_VERSION, SLOTS, AvailabilitySnapshot, frame_from_arrow
+from .schema import ERRORS, SCHEMA_VERSION, AvailabilitySnapshot, frame_from_arrow
 
-__all__ = ["fetch_availability", "fetch_availability_async", "tables_from_payloads"]
+__all__ = [
+    "Call",
+    "Payload",
+    "fetch_availability",
+    "fetch_availability_async",
+    "tables_from_payloads",
+]
 
 DEFAULT_FETCH_DAYS = 14
 DEFAULT_CONCURRENCY = 16
 MAX_FETCH_DAYS = 366
 _US_PER_HOUR = 3_600_000_000
-
-
-@dataclass(frozen=True)
-class Call:
-    """One availability request of the plan."""
-
-    service: Service
-    location_id: str
-    start_date: date | None
-    days_ahead: int
-
-
-@dataclass
-class Payload:
-    """An availability response and the call that produced it."""
-
-    call: Call
-    data: Any
-    request_id: str | None
 
 
 @dataclass
@@ -184,6 +170,25 @@ def _first_leaf(group: BaseExceptionGroup) -> BaseException:
     return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
 
 
+async def _organization_and_catalogue(client: AsyncZimunClient) -> tuple[Any, list[Service]]:
+    """Both at once: each is a round trip that the other need not wait for."""
+    found: dict[str, Any] = {}
+
+    async def organization() -> None:
+        found["organization"] = await client.organization()
+
+    async def catalogue() -> None:
+        found["catalogue"] = [service async for service in client.services()]
+
+    try:
+        async with anyio.create_task_group() as group:
+            group.start_soon(organization)
+            group.start_soon(catalogue)
+    except BaseExceptionGroup as group:  # callers want the error itself, e.g. bad credentials
+        raise _first_leaf(group) from None
+    return found["organization"], found["catalogue"]
+
+
 def _observed_at(payloads: list[Payload]) -> datetime | None:
     """When the service observed the availability: its earliest ``generated_at``.
 
@@ -225,8 +230,7 @@ async def fetch_availability_async(
     ):
         raise InputError(f"start_date must be a datetime.date, got {start_date!r}")
     started_at = datetime.now(UTC).replace(microsecond=0)
-    organization = await client.organization()
-    catalogue = [service async for service in client.services()]
+    organization, catalogue = await _organization_and_catalogue(client)
     pairs = _select(catalogue, services, locations)
     bar = _progress_bar(len(pairs), progress)
     try:
@@ -320,181 +324,6 @@ def fetch_availability(
         progress,
         strict,
     )
-
-
-# -- the wire → table mapping --------------------------------------------------------------
-
-
-@dataclass
-class _Columns:
-    """Column lists gathered from payloads before they become Arrow arrays."""
-
-    slot_rows: list[dict] = field(default_factory=list)
-    slot_payload: list[int] = field(default_factory=list)  # payload index of each slot
-    day_rows: list[dict] = field(default_factory=list)
-    day_payload: list[int] = field(default_factory=list)
-    day_holiday: list[str | None] = field(default_factory=list)
-    keys: list[dict[str, Any]] = field(default_factory=list)  # per payload
-
-
-def _require_days(payload: Payload) -> list:
-    days = payload.data.get("days") if isinstance(payload.data, dict) else None
-    if not isinstance(days, list):
-        raise ResponseFormatError(
-            f"GET /availability: field 'days' is missing or not a list "
-            f"(request_id {payload.request_id})"
-        )
-    return days
-
-
-def _payload_keys(payload: Payload, organization_id: str) -> dict[str, Any]:
-    data, call = payload.data, payload.call
-    timezone = data.get("timezone")
-    if not isinstance(timezone, str):
-        raise ResponseFormatError(
-            f"GET /availability: field 'timezone' is missing (request_id {payload.request_id})"
-        )
-    return {
-        "organization_id": data.get("organization_id") or organization_id,
-        "location_id": data.get("location_id") or call.location_id,
-        "service_id": data.get("service_id") or call.service.service_id,
-        "service_name": call.service.name,
-        "timezone": timezone,
-        "duration_minutes": data.get("slot_duration_minutes") or call.service.duration_minutes,
-    }
-
-
-def _gather(payloads: Iterable[Payload], organization_id: str) -> _Columns:
-    columns = _Columns()
-    for index, payload in enumerate(payloads):
-        days = _require_days(payload)
-        columns.keys.append(_payload_keys(payload, organization_id))
-        holidays = payload.data.get("holidays") or {}
-        for day in days:
-            slots = day.get("slots") or ()
-            columns.day_rows.append(day)
-            columns.day_payload.append(index)
-            columns.day_holiday.append((holidays.get(day.get("date")) or {}).get("name"))
-            columns.slot_rows.extend(slots)
-            columns.slot_payload.extend([index] * len(slots))
-    return columns
-
-
-def _field(rows: list[dict], name: str, kind: pa.DataType, where: str) -> pa.Array:
-    """One field of every row as an Arrow array; a missing required field is one clear error."""
-    values = [row.get(name) for row in rows]
-    try:
-        return pa.array(values, type=kind)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as exc:
-        raise ResponseFormatError(
-            f"GET /availability: {where}.{name} is malformed ({exc})"
-        ) from None
-
-
-def _instants(rows: list[dict], name: str, required: bool) -> pa.Array:
-    strings = _field(rows, name, pa.string(), "days[].slots[]")
-    if required and strings.null_count:
-        raise ResponseFormatError(
-            f"GET /availability: days[].slots[].{name} is missing in {strings.null_count} slots"
-        )
-    try:
-        return strings.cast(pa.timestamp("us", tz="UTC"))
-    except pa.ArrowInvalid as exc:  # e.g. a timestamp without an offset: never guess a zone
-        raise ResponseFormatError(
-            f"GET /availability: days[].slots[].{name} is not an "
-            f"ISO-8601 instant with an offset ({exc})"
-        ) from None
-
-
-def _repeat(
-    keys: list[dict[str, Any]], name: str, index: np.ndarray, kind: pa.DataType
-) -> pa.Array:
-    per_payload = pa.array([k[name] for k in keys], type=kind)
-    return per_payload.take(pa.array(index, type=pa.int32())) if len(index) else per_payload[:0]
-
-
-def _local_parts(starts: pa.Array, zones: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array]:
-    """Local date, hour and weekday of UTC instants, zone by zone (few distinct zones)."""
-    local = pa.nulls(len(starts), pa.timestamp("us"))
-    for zone in pc.unique(zones).to_pylist():
-        mask = pc.equal(zones, zone)
-        in_zone = pc.local_timestamp(starts.cast(pa.timestamp("us", tz=zone)))
-        local = pc.if_else(mask, in_zone, local)
-    return (
-        local.cast(pa.date32()),
-        pc.hour(local).cast(pa.int8()),
-        pc.day_of_week(local).cast(pa.int8()),
-    )
-
-
-def _key_columns(
-    columns: _Columns, index: np.ndarray, snapshot_id: str, fetched_at: datetime
-) -> dict[str, pa.Array]:
-    n = len(index)
-    keys = {
-        "snapshot_id": pa.array([snapshot_id] * n, pa.string()),
-        "fetched_at": pa.array([fetched_at] * n, pa.timestamp("us", tz="UTC")),
-    }
-    for name in ["organization_id", "location_id", "service_id", "service_name", "timezone"]:
-        keys[name] = _repeat(columns.keys, name, index, pa.string())
-    return keys
-
-
-def _slots_table(columns: _Columns, snapshot_id: str, fetched_at: datetime) -> pa.Table:
-    index = np.asarray(columns.slot_payload, dtype=np.int32)
-    data = _key_columns(columns, index, snapshot_id, fetched_at)
-    starts = _instants(columns.slot_rows, "start", required=True)
-    data["slot_start"], data["slot_end"] = starts, _instants(columns.slot_rows, "end", False)
-    data["local_date"], data["local_hour"], data["weekday"] = _local_parts(starts, data["timezone"])
-    data["duration_minutes"] = _repeat(columns.keys, "duration_minutes", index, pa.int16())
-    data["capacity"] = _field(columns.slot_rows, "capacity", pa.int16(), "days[].slots[]")
-    data["available"] = _field(columns.slot_rows, "available", pa.int16(), "days[].slots[]")
-    lead_us = pc.subtract(starts.cast(pa.int64()), data["fetched_at"].cast(pa.int64()))
-    data["lead_time_hours"] = pc.divide(lead_us.cast(pa.float64()), _US_PER_HOUR)
-    return pa.table(data, schema=SLOTS.arrow_schema)
-
-
-def _days_table(columns: _Columns, snapshot_id: str, fetched_at: datetime) -> pa.Table:
-    index = np.asarray(columns.day_payload, dtype=np.int32)
-    data = _key_columns(columns, index, snapshot_id, fetched_at)
-    where = "days[]"
-    dates = _field(columns.day_rows, "date", pa.string(), where)
-    status = _field(columns.day_rows, "status", pa.string(), where)
-    if dates.null_count or status.null_count:
-        raise ResponseFormatError("GET /availability: a day lacks its 'date' or 'status'")
-    data["local_date"] = dates.cast(pa.date32())
-    data["status"] = status
-    data["holiday_name"] = pa.array(columns.day_holiday, pa.string())
-    data["n_slots"], data["free_capacity"] = _day_counts(columns.day_rows)
-    return pa.table(data, schema=DAYS.arrow_schema)
-
-
-def _day_counts(day_rows: list[dict]) -> tuple[pa.Array, pa.Array]:
-    counts, free = [], []
-    for day in day_rows:
-        slots = day.get("slots") or ()
-        counts.append(len(slots))
-        available = [slot.get("available") for slot in slots]
-        free.append(None if None in available else sum(available))  # unknown stays unknown
-    return pa.array(counts, pa.int32()), pa.array(free, pa.int32())
-
-
-def tables_from_payloads(
-    payloads: Sequence[Payload], snapshot_id: str, fetched_at: datetime, organization_id: str = ""
-):
-    """Map availability payloads to the ``slots`` and ``days`` frames of :mod:`.schema`.
-
-    Works whether fully booked slots are listed (``available: 0``) or omitted, ignores
-    unknown fields, degrades on missing optional ones (``end``, ``capacity``, ``available``,
-    ``holidays``) and raises one :class:`ResponseFormatError` for a missing required one.
-    Windows that overlap are stitched: each slot and day appears once.
-    """
-    columns = _gather(payloads, organization_id)
-    slots = frame_from_arrow(_slots_table(columns, snapshot_id, fetched_at), SLOTS)
-    days = frame_from_arrow(_days_table(columns, snapshot_id, fetched_at), DAYS)
-    slots = slots.drop_duplicates(["service_id", "location_id", "slot_start"], ignore_index=True)
-    days = days.drop_duplicates(["service_id", "location_id", "local_date"], ignore_index=True)
-    return slots, days
 
 
 def _errors_table(rows: list[dict[str, Any]], snapshot_id: str):

@@ -8,6 +8,7 @@ happen under one lock, which is what keeps 30 racing holds on a one-person slot 
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ HOLD_TTL = timedelta(minutes=10)
 MAX_START_DAYS_AHEAD = 365
 SIMULATED_BOOKINGS_PER_HOUR = 1.5  # per location
 MAX_SIMULATED_BOOKINGS = 5_000  # per clock advance, so a year-long jump stays quick
+_RENDER_CACHE_SIZE = 50_000  # rendered service-location-days kept
 
 
 @dataclass
@@ -74,6 +76,9 @@ class BookingEngine:
         self._ids = random.Random(f"ids:{seed}")
         self._busy: dict[tuple[str, date], list[tuple[int, int, str]]] = {}
         self._materialized: set[tuple[str, date]] = set()
+        # rendered days, valid while their date's version stands and no slot or hold expires
+        self._versions: dict[date, int] = {}
+        self._rendered: dict[tuple, tuple[int, float, dict]] = {}
         self.holds: dict[str, Hold] = {}
         self.appointments: dict[str, Appointment] = {}
 
@@ -130,12 +135,18 @@ class BookingEngine:
                 return False
         return True
 
+    def _touch(self, day: date) -> None:
+        """Any booking change on ``day`` invalidates that day's rendered availability."""
+        self._versions[day] = self._versions.get(day, 0) + 1
+
     def _occupy(self, staff_id: str, day: date, slot: GridSlot, ref: str) -> None:
         self._busy.setdefault((staff_id, day), []).append((slot.start_ts, slot.block_end_ts, ref))
+        self._touch(day)
 
     def _vacate(self, staff_id: str, day: date, ref: str) -> None:
         entries = self._busy.get((staff_id, day), [])
         entries[:] = [entry for entry in entries if entry[2] != ref]
+        self._touch(day)
 
     def _rename(self, staff_id: str, day: date, old: str, new: str) -> None:
         entries = self._busy.get((staff_id, day), [])
@@ -207,41 +218,65 @@ class BookingEngine:
     def _day(
         self, service: Service, location: Location, day: date, now: datetime, omit_full: bool
     ) -> dict:
+        """One day of the availability document, from the render cache while still valid."""
+        key = (service.service_id, location.location_id, day, omit_full)
+        now_ts = now.timestamp()
+        cached = self._rendered.get(key)
+        if cached and cached[0] == self._versions.get(day, 0) and now_ts < cached[1]:
+            return cached[2]
         plan = self.calendar.day_plan(service.service_id, location.location_id, day)
-        slots = []
+        slots: list[dict] = []
+        valid_until = math.inf
         if plan.slots:
             self.materialize(location, day)
-            busy = self._live_busy(plan.staff_ids, day, now)
-            now_ts = now.timestamp()
-            for slot in plan.slots:
-                if slot.start_ts <= now_ts:
-                    continue
-                # the hot loop of the sandbox: inlined, as a call per staff member halves the rate
-                start, end, free = slot.start_ts, slot.block_end_ts, 0
-                for staff_id in slot.staff_ids:
-                    if not any(s < end and e > start for s, e in busy[staff_id]):
-                        free += 1
-                if free or not omit_full:
-                    slots.append(
-                        {
-                            "start": slot.start_iso,
-                            "end": slot.end_iso,
-                            "capacity": len(slot.staff_ids),
-                            "available": free,
-                        }
-                    )
-        return {"date": day.isoformat(), "status": plan.status, "slots": slots}
+            busy, valid_until = self._live_busy(plan.staff_ids, day, now)
+            slots = self._render_slots(plan, busy, now_ts, omit_full)
+            starts = [slot.start_ts for slot in plan.slots if slot.start_ts > now_ts]
+            valid_until = min([valid_until, *starts[:1]])  # a slot starting drops out of the list
+        rendered = {"date": day.isoformat(), "status": plan.status, "slots": slots}
+        if len(self._rendered) >= _RENDER_CACHE_SIZE:
+            self._rendered.clear()  # crude but bounded; refills at the speed of one sweep
+        self._rendered[key] = (self._versions.get(day, 0), valid_until, rendered)
+        return rendered
 
-    def _live_busy(self, staff_ids, day: date, now: datetime) -> dict[str, list[tuple[int, int]]]:
-        """Each staff member's busy intervals that day, expired holds left out."""
-        return {
-            staff_id: [
-                (start, end)
-                for start, end, ref in self._busy.get((staff_id, day), ())
-                if not ref.startswith("h_") or self._hold_is_live(ref, now)
-            ]
-            for staff_id in staff_ids
-        }
+    @staticmethod
+    def _render_slots(plan, busy, now_ts: float, omit_full: bool) -> list[dict]:
+        slots = []
+        for slot in plan.slots:
+            if slot.start_ts <= now_ts:
+                continue
+            # the hot loop of the sandbox: inlined, as a call per staff member halves the rate
+            start, end, free = slot.start_ts, slot.block_end_ts, 0
+            for staff_id in slot.staff_ids:
+                if not any(s < end and e > start for s, e in busy[staff_id]):
+                    free += 1
+            if free or not omit_full:
+                slots.append(
+                    {
+                        "start": slot.start_iso,
+                        "end": slot.end_iso,
+                        "capacity": len(slot.staff_ids),
+                        "available": free,
+                    }
+                )
+        return slots
+
+    def _live_busy(self, staff_ids, day: date, now: datetime):
+        """Each staff member's busy intervals that day, expired holds left out.
+
+        Also returns when the first live hold among them expires: the picture changes then.
+        """
+        busy: dict[str, list[tuple[int, int]]] = {}
+        first_expiry = math.inf
+        for staff_id in staff_ids:
+            intervals = busy[staff_id] = []
+            for start, end, ref in self._busy.get((staff_id, day), ()):
+                if ref.startswith("h_"):
+                    if not self._hold_is_live(ref, now):
+                        continue
+                    first_expiry = min(first_expiry, self.holds[ref].expires_at.timestamp())
+                intervals.append((start, end))
+        return busy, first_expiry
 
     # -- taking a slot ---------------------------------------------------------------------
 

@@ -1,0 +1,300 @@
+"""The one wire → table mapping: availability JSON payloads to the ``slots`` and ``days`` tables.
+
+All payloads are converted to Arrow in one call against a declared wire schema, then every
+column is computed with vectorized Arrow kernels: no Python loop runs per slot. Unknown fields
+are ignored, missing optional ones (``end``, ``capacity``, ``available``, ``holidays``) become
+nulls, and a missing or malformed required one raises one :class:`ResponseFormatError` naming
+the endpoint, the field and the request id. Adapting to the real service's shapes is a change
+to this file only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .errors import ResponseFormatError
+from .models import Service
+from .schema import DAYS, SLOTS, frame_from_arrow
+
+__all__ = ["Call", "Payload", "tables_from_payloads"]
+
+ENDPOINT = "GET /availability"
+_US_PER_HOUR = 3_600_000_000
+_UTC = pa.timestamp("us", tz="UTC")
+_WIRE_SLOT = pa.struct(
+    [
+        ("start", pa.string()),
+        ("end", pa.string()),
+        ("capacity", pa.int16()),
+        ("available", pa.int16()),
+    ]
+)
+_WIRE_DAY = pa.struct(
+    [("date", pa.string()), ("status", pa.string()), ("slots", pa.list_(_WIRE_SLOT))]
+)
+_WIRE_PAYLOAD = pa.struct(
+    [
+        ("organization_id", pa.string()),
+        ("service_id", pa.string()),
+        ("location_id", pa.string()),
+        ("timezone", pa.string()),
+        ("slot_duration_minutes", pa.int16()),
+        ("days", pa.list_(_WIRE_DAY)),
+        (
+            "holidays",
+            pa.map_(pa.string(), pa.struct([("name", pa.string()), ("kind", pa.string())])),
+        ),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One availability request of a fetch plan."""
+
+    service: Service
+    location_id: str
+    start_date: date | None
+    days_ahead: int
+
+
+@dataclass
+class Payload:
+    """An availability response and the call that produced it."""
+
+    call: Call
+    data: Any
+    request_id: str | None
+
+
+def _problem(payload: Payload, field: str, what: str) -> ResponseFormatError:
+    return ResponseFormatError(f"{ENDPOINT}: {field} {what} (request_id {payload.request_id})")
+
+
+def _diagnose(payload: Payload) -> ResponseFormatError:
+    """Name the field a payload got wrong (the slow path, run only once conversion failed)."""
+    data = payload.data
+    if not isinstance(data, dict):
+        return _problem(payload, "the body", "is not a JSON object")
+    for i, day in enumerate(data.get("days") or []):
+        for j, slot in enumerate((day or {}).get("slots") or []):
+            for name, kind in (("start", str), ("end", str), ("capacity", int), ("available", int)):
+                value = slot.get(name) if isinstance(slot, dict) else slot
+                if value is not None and not isinstance(value, kind):
+                    return _problem(payload, f"days[{i}].slots[{j}].{name}", f"is {value!r}")
+    return _problem(payload, "a field", "has an unexpected type")
+
+
+def _wire_array(payloads: Sequence[Payload]) -> pa.StructArray:
+    try:
+        return pa.array([p.data for p in payloads], type=_WIRE_PAYLOAD)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
+        for payload in payloads:  # find the culprit to name it
+            try:
+                pa.array([payload.data], type=_WIRE_PAYLOAD)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
+                raise _diagnose(payload) from None
+        raise
+
+
+def _require(values: pa.Array, payload_of: pa.Array, payloads, field: str) -> None:
+    """Raise for the first row whose required ``field`` is null, naming its payload."""
+    if values.null_count:
+        first = pc.index(pc.is_null(values), True).as_py()
+        raise _problem(payloads[payload_of[first].as_py()], field, "is missing")
+
+
+@dataclass
+class _Wire:
+    """The payloads' nested arrays, flattened, with each row's payload index."""
+
+    payloads: pa.StructArray
+    days: pa.StructArray
+    day_payload: pa.Array
+    slots: pa.StructArray
+    slot_day: pa.Array
+    slot_payload: pa.Array
+
+
+def _flatten(payloads: Sequence[Payload]) -> _Wire:
+    wire = _wire_array(payloads)
+    index = pa.array(range(len(payloads)), pa.int32())
+    _require(wire.field("days"), index, payloads, "days")
+    _require(wire.field("timezone"), index, payloads, "timezone")
+    day_lists = wire.field("days")
+    day_payload = pc.list_parent_indices(day_lists)
+    days = pc.list_flatten(day_lists)
+    for name in ("date", "status"):
+        _require(days.field(name), day_payload, payloads, f"days[].{name}")
+    slot_lists = days.field("slots")
+    slot_day = pc.list_parent_indices(slot_lists)
+    slots = pc.list_flatten(slot_lists)
+    slot_payload = day_payload.take(slot_day)
+    _require(slots.field("start"), slot_payload, payloads, "days[].slots[].start")
+    return _Wire(wire, days, day_payload, slots, slot_day, slot_payload)
+
+
+def _per_payload(wire: _Wire, payloads: Sequence[Payload], organization_id: str):
+    """Keys of each payload: what the payload says, else what the call asked for."""
+
+    def pick(name: str, fallback: list) -> pa.Array:
+        return pc.coalesce(wire.payloads.field(name), pa.array(fallback, pa.string()))
+
+    return {
+        "organization_id": pick("organization_id", [organization_id] * len(payloads)),
+        "location_id": pick("location_id", [p.call.location_id for p in payloads]),
+        "service_id": pick("service_id", [p.call.service.service_id for p in payloads]),
+        "service_name": pa.array([p.call.service.name for p in payloads], pa.string()),
+        "timezone": wire.payloads.field("timezone"),
+        "duration_minutes": pc.coalesce(
+            wire.payloads.field("slot_duration_minutes"),
+            pa.array([p.call.service.duration_minutes for p in payloads], pa.int16()),
+        ),
+    }
+
+
+def _instants(strings: pa.Array, field: str, payload_of: pa.Array, payloads) -> pa.Array:
+    try:
+        return strings.cast(_UTC)
+    except pa.ArrowInvalid:  # e.g. no UTC offset: we never guess a zone
+        bad = [i for i, s in enumerate(strings.to_pylist()) if s is not None and not _is_instant(s)]
+        raise _problem(
+            payloads[payload_of[bad[0]].as_py()] if bad else payloads[0],
+            field,
+            "is not an ISO-8601 instant with an offset",
+        ) from None
+
+
+def _is_instant(text: str) -> bool:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).tzinfo is not None
+    except ValueError:
+        return False
+
+
+def _local_parts(starts: pa.Array, zones: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """Local date, hour and weekday of UTC instants, each in its own row's zone."""
+    local = np.empty(len(starts), dtype="datetime64[us]")
+    encoded = zones.dictionary_encode()
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    for code, zone in enumerate(encoded.dictionary.to_pylist()):
+        rows = np.flatnonzero(codes == code)  # a few zones: convert each zone's rows once
+        in_zone = starts.take(pa.array(rows)).cast(pa.timestamp("us", tz=zone))
+        local[rows] = pc.local_timestamp(in_zone).to_numpy(zero_copy_only=False)
+    wall = pa.array(local, pa.timestamp("us"))
+    return (
+        wall.cast(pa.date32()),
+        pc.hour(wall).cast(pa.int8()),
+        pc.day_of_week(wall).cast(pa.int8()),
+    )
+
+
+def _keys(per_payload: dict, index: pa.Array, snapshot_id: str, fetched_at: datetime) -> dict:
+    n = len(index)
+    columns = {
+        "snapshot_id": pa.repeat(pa.scalar(snapshot_id, pa.string()), n),
+        "fetched_at": pa.repeat(pa.scalar(fetched_at, _UTC), n),
+    }
+    for name in ["organization_id", "location_id", "service_id", "service_name", "timezone"]:
+        columns[name] = per_payload[name].take(index)
+    return columns
+
+
+def _slots_table(wire: _Wire, per_payload: dict, payloads, snapshot_id, fetched_at) -> pa.Table:
+    data = _keys(per_payload, wire.slot_payload, snapshot_id, fetched_at)
+    starts = _instants(
+        wire.slots.field("start"), "days[].slots[].start", wire.slot_payload, payloads
+    )
+    data["slot_start"] = starts
+    data["slot_end"] = _instants(
+        wire.slots.field("end"), "days[].slots[].end", wire.slot_payload, payloads
+    )
+    data["local_date"], data["local_hour"], data["weekday"] = _local_parts(starts, data["timezone"])
+    data["duration_minutes"] = per_payload["duration_minutes"].take(wire.slot_payload)
+    data["capacity"] = wire.slots.field("capacity")
+    data["available"] = wire.slots.field("available")
+    lead_us = pc.subtract(starts.cast(pa.int64()), data["fetched_at"].cast(pa.int64()))
+    data["lead_time_hours"] = pc.divide(lead_us.cast(pa.float64()), _US_PER_HOUR)
+    return pa.table(data, schema=SLOTS.arrow_schema)
+
+
+def _holiday_names(wire: _Wire) -> pa.Array:
+    """Each day's holiday or closed-day name, from its payload's holidays map (else null)."""
+    maps = wire.payloads.field("holidays")
+    offsets = maps.offsets.to_numpy()
+    owners = np.repeat(np.arange(len(maps)), np.diff(offsets))
+    entries = maps.items.slice(offsets[0], offsets[-1] - offsets[0])
+    days = maps.keys.slice(offsets[0], offsets[-1] - offsets[0])
+    names = {  # a few per payload: a plain dict is the simplest join
+        (int(payload), day): name
+        for payload, day, name in zip(
+            owners, days.to_pylist(), entries.field("name").to_pylist(), strict=True
+        )
+    }
+    keys = zip(wire.day_payload.to_pylist(), wire.days.field("date").to_pylist(), strict=True)
+    return pa.array([names.get(key) for key in keys], pa.string())
+
+
+def _day_counts(wire: _Wire) -> tuple[pa.Array, pa.Array]:
+    """Slots listed per day, and their free capacity (null if any slot's is unknown)."""
+    n_slots = pc.fill_null(pc.list_value_length(wire.days.field("slots")), 0).cast(pa.int32())
+    available = wire.slots.field("available")
+    per_day = pa.table(
+        {"day": wire.slot_day, "free": available, "known": pc.is_valid(available).cast(pa.int32())}
+    )
+    sums = per_day.group_by("day").aggregate([("free", "sum"), ("known", "sum")])
+    free, known = [0] * len(wire.days), [0] * len(wire.days)
+    for day, total, count in zip(
+        *(sums.column(c).to_pylist() for c in ("day", "free_sum", "known_sum")), strict=True
+    ):
+        free[day], known[day] = total or 0, count
+    free_arr = pa.array(free, pa.int32())
+    unknown = pc.not_equal(pa.array(known, pa.int32()), n_slots)
+    return n_slots, pc.if_else(unknown, pa.nulls(len(free), pa.int32()), free_arr)
+
+
+def _days_table(wire: _Wire, per_payload: dict, snapshot_id, fetched_at) -> pa.Table:
+    data = _keys(per_payload, wire.day_payload, snapshot_id, fetched_at)
+    try:
+        data["local_date"] = wire.days.field("date").cast(pa.date32())
+    except pa.ArrowInvalid:
+        raise ResponseFormatError(f"{ENDPOINT}: days[].date is not a YYYY-MM-DD date") from None
+    data["status"] = wire.days.field("status")
+    data["holiday_name"] = _holiday_names(wire)
+    data["n_slots"], data["free_capacity"] = _day_counts(wire)
+    return pa.table(data, schema=DAYS.arrow_schema)
+
+
+def _windows_overlap(payloads: Sequence[Payload]) -> bool:
+    pairs = [(p.call.service.service_id, p.call.location_id) for p in payloads]
+    return len(pairs) != len(set(pairs))
+
+
+def tables_from_payloads(
+    payloads: Sequence[Payload], snapshot_id: str, fetched_at: datetime, organization_id: str = ""
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Map availability payloads to the ``slots`` and ``days`` frames of :mod:`.schema`.
+
+    Works whether fully booked slots are listed (``available: 0``) or omitted. Windows of one
+    service and location (spans over 60 days) are stitched: each slot and day appears once.
+    """
+    wire = _flatten(payloads)
+    per_payload = _per_payload(wire, payloads, organization_id)
+    slots = frame_from_arrow(
+        _slots_table(wire, per_payload, payloads, snapshot_id, fetched_at), SLOTS
+    )
+    days = frame_from_arrow(_days_table(wire, per_payload, snapshot_id, fetched_at), DAYS)
+    if _windows_overlap(payloads):
+        slots = slots.drop_duplicates(
+            ["service_id", "location_id", "slot_start"], ignore_index=True
+        )
+        days = days.drop_duplicates(["service_id", "location_id", "local_date"], ignore_index=True)
+    return slots, days
