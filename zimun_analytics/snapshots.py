@@ -61,7 +61,8 @@ __all__ = [
 ]
 
 COMPRESSION = "zstd"
-ROW_GROUP_ROWS = 128_000  # rows per Parquet row group: small enough to prune by service
+ROW_GROUP_ROWS = 4_096  # rows per Parquet row group: one service spans one or two, so
+# history(services=...) skips the rest of each file by statistics (128k: 2.4x slower)
 MANIFEST_VERSION = 1
 # A letter is required so that DuckDB's hive reader keeps the partition key a string: it would
 # read an all-digit id as BIGINT (or a date-like one as DATE) and clash with the file's column.
