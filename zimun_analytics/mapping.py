@@ -273,8 +273,15 @@ def _days_table(wire: _Wire, per_payload: dict, snapshot_id, fetched_at) -> pa.T
     return pa.table(data, schema=DAYS.arrow_schema)
 
 
-def _windows_overlap(payloads: Sequence[Payload]) -> bool:
-    pairs = [(p.call.service.service_id, p.call.location_id) for p in payloads]
+def _windows_overlap(per_payload: dict) -> bool:
+    """Whether one service x location came in several payloads (windows to stitch)."""
+    pairs = list(
+        zip(
+            per_payload["service_id"].to_pylist(),
+            per_payload["location_id"].to_pylist(),
+            strict=True,
+        )
+    )
     return len(pairs) != len(set(pairs))
 
 
@@ -292,7 +299,7 @@ def tables_from_payloads(
         _slots_table(wire, per_payload, payloads, snapshot_id, fetched_at), SLOTS
     )
     days = frame_from_arrow(_days_table(wire, per_payload, snapshot_id, fetched_at), DAYS)
-    if _windows_overlap(payloads):
+    if _windows_overlap(per_payload):
         slots = slots.drop_duplicates(
             ["service_id", "location_id", "slot_start"], ignore_index=True
         )
