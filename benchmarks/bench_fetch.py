@@ -24,23 +24,19 @@ from __future__ import annotations
 import argparse
 import gc
 import resource
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import anyio
-import httpx
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import requests
+from _support import sandbox_process
 
 from zimun_analytics import ZimunClient, fetch_availability
 from zimun_analytics.client import AsyncZimunClient
@@ -82,31 +78,6 @@ def _timed(function, *args, **kwargs):
 
 
 # -- sandboxes ---------------------------------------------------------------------------------
-
-
-@contextmanager
-def _sandbox_process(**options) -> Iterator[str]:
-    """The sandbox in its own process (the CLI), so its CPU is not the client's GIL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    flags = [f"--{name.replace('_', '-')}={value}" for name, value in options.items()]
-    command = [sys.executable, "-m", "zimun_analytics", "sandbox", f"--port={port}", *flags]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(600):
-            try:
-                httpx.get(f"{base_url}/_sandbox/clock")
-                break
-            except httpx.TransportError:
-                time.sleep(0.05)  # waiting for the server to listen, not timing anything
-        else:
-            raise SystemExit(f"the sandbox process did not start: {' '.join(command)}")
-        yield base_url
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 def _process_options(services: int, latency_ms: float = 0.0, jitter_ms: float = 0.0) -> dict:
@@ -238,7 +209,7 @@ def bench_fetch(sizes: Sizes) -> tuple[dict, dict]:
     with Sandbox(seed=1, now=NOW, latency_jitter_ms=JITTER_MS, **options, **UNLIMITED) as sb:
         embedded = _fetch_pair(sb.base_url, sb.client_id, sb.client_secret, sizes.fetch_days)
     flags = _process_options(sizes.fetch_services, LATENCY_MS, JITTER_MS)
-    with _sandbox_process(**flags) as base_url:
+    with sandbox_process(**flags) as base_url:
         own = _fetch_pair(base_url, "demo", "demo-secret", sizes.fetch_days)
     return embedded, own
 
@@ -390,7 +361,7 @@ def _maxrss_mb() -> float:
 
 def bench_memory(sizes: Sizes) -> dict:
     """Two fetches: one plain (ru_maxrss growth, time), one under tracemalloc (its peak)."""
-    with _sandbox_process(**_process_options(sizes.memory_services)) as base_url:
+    with sandbox_process(**_process_options(sizes.memory_services)) as base_url:
         with ZimunClient("demo", "demo-secret", base_url) as client:
             gc.collect()
             before = _maxrss_mb()

@@ -10,14 +10,11 @@ stack) and the engine called in-process (no HTTP at all).
 from __future__ import annotations
 
 import argparse
-import socket
-import subprocess
-import sys
 import threading
 import time
-from contextlib import contextmanager
 
 import httpx
+from _support import sandbox_process
 
 from zimun_analytics.sandbox import Sandbox
 
@@ -66,28 +63,6 @@ def _engine_rate(sandbox: Sandbox, total: int) -> float:
     return total / (time.perf_counter() - started)
 
 
-@contextmanager
-def _sandbox_process(*flags: str):
-    """The sandbox in its own process, as `zimun-analytics sandbox` runs it: no shared GIL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    command = [sys.executable, "-m", "zimun_analytics", "sandbox", "--port", str(port), *flags]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            try:
-                httpx.get(f"{base_url}/_sandbox/clock")
-                break
-            except httpx.TransportError:
-                time.sleep(0.05)  # waiting for the server to listen, not timing anything
-        yield base_url
-    finally:
-        process.terminate()
-        process.wait(10)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1000)
@@ -114,8 +89,8 @@ def main() -> None:
             ),
             ("baseline: engine in-process, no HTTP", _engine_rate(sb, args.requests)),
         ]
-    flags = ("--now", "2026-03-23T08:00:00Z", "--rate-limit", "1000000", "--rate-burst", "1000000")
-    with _sandbox_process(*flags) as base_url:
+    flags = {"now": "2026-03-23T08:00:00Z", "rate_limit": 1_000_000, "rate_burst": 1_000_000}
+    with sandbox_process(**flags) as base_url:
         token = _token(base_url)
         _rate(base_url, "/api/v1/availability", PARAMS, token, 50, 1)
         rows.insert(
