@@ -11,6 +11,7 @@ LAYERS = {
     "client": 2, "auth": 2, "retries": 2,
     "fetch": 3, "mapping": 3, "demo": 3,
     "snapshots": 4, "storelock": 4, "analysis": 4, "trends": 4, "plots": 4, "reports": 4,
+    "slotgrid": 4,
     "cli": 5, "widgets": 5, "__main__": 5,
 }  # fmt: skip
 CLIENT_SIDE = {name for name, layer in LAYERS.items() if layer <= 5} - {"__main__", "cli"}

@@ -45,7 +45,7 @@ from .errors import (
 from .models import Appointment, Availability, Hold, Location, Organization, Service
 from .retries import RateLimiter, is_retryable_status, jitter, retry_delay
 
-__all__ = ["AsyncZimunClient", "ZimunClient"]
+__all__ = ["AsyncZimunClient", "ZimunClient", "check_email"]
 
 log = logging.getLogger("zimun_analytics")
 T = TypeVar("T")
@@ -85,7 +85,8 @@ def _check_days_ahead(days_ahead: object) -> int:
     return days_ahead
 
 
-def _check_email(value: object) -> str:
+def check_email(value: object) -> str:
+    """Return ``value`` if it looks like an email address, else raise InputError."""
     if not isinstance(value, str) or not _EMAIL.match(value):
         raise InputError("contact_email is not an email address such as dana@example.com")
     return value
@@ -397,7 +398,7 @@ class AsyncZimunClient:
         body = {
             "hold_id": _check_id("hold_id", hold_id),
             "contact_name": _check_id("contact_name", contact_name),
-            "contact_email": _check_email(contact_email),
+            "contact_email": check_email(contact_email),
         }
         body.update({k: v for k, v in [("contact_phone", contact_phone), ("notes", notes)] if v})
         data, request_id = await self._request("POST", f"{API}/appointments/confirm", body=body)

@@ -1,0 +1,350 @@
+"""The slot picker, headless, against the sandbox over loopback: methods first, then clicks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import date
+
+import pytest
+
+from zimun_analytics import (
+    HoldExpiredError,
+    InputError,
+    Slot,
+    SlotUnavailableError,
+    ZimunClient,
+)
+from zimun_analytics import widgets as widgets_module
+from zimun_analytics.sandbox import Sandbox
+from zimun_analytics.widgets import SlotPicker
+
+CONTACT = {"contact_name": "Dana Lee", "contact_email": "dana@example.com"}
+GOOD_FRIDAY = date(2026, 4, 3)
+SUNDAY = date(2026, 3, 29)
+
+
+@pytest.fixture(scope="module")
+def client(sandbox: Sandbox) -> Iterator[ZimunClient]:
+    with ZimunClient(sandbox.client_id, sandbox.client_secret, sandbox.base_url) as zimun:
+        yield zimun
+
+
+@pytest.fixture(scope="module")
+def rival(sandbox: Sandbox) -> Iterator[ZimunClient]:
+    """Another booker on the same sandbox, to take slots from under the picker."""
+    with ZimunClient(sandbox.client_id, sandbox.client_secret, sandbox.base_url) as zimun:
+        yield zimun
+
+
+@pytest.fixture
+def make_picker(sandbox: Sandbox, client: ZimunClient) -> Iterator[Callable[..., SlotPicker]]:
+    made: list[SlotPicker] = []
+
+    def make(service_id: str = "s_eyebrow", **options) -> SlotPicker:
+        options = {"now": sandbox.now, "live_countdown": False, **options}
+        picker = SlotPicker(options.pop("client", client), service_id, **options)
+        made.append(picker)
+        return picker
+
+    yield make
+    for picker in made:
+        picker.close()
+
+
+def cells(picker: SlotPicker, kind: str = "cell", day: date | None = None) -> list:
+    """Heatmap buttons carrying the CSS class ``zimun-<kind>`` (and of one date, if given)."""
+    wanted = {f"zimun-{kind}"} | ({f"zimun-d-{day.isoformat()}"} if day else set())
+    return [w for w in picker.heatmap.children if wanted <= set(getattr(w, "_dom_classes", ()))]
+
+
+def cell_at(picker: SlotPicker, slot: Slot):
+    """The heatmap button of the local hour ``slot`` starts in."""
+    local = slot.start.astimezone(picker._zone)
+    (cell,) = [
+        c for c in cells(picker, day=local.date()) if f"zimun-h-{local.hour:02d}" in c._dom_classes
+    ]
+    return cell
+
+
+def free_slot(picker: SlotPicker, capacity: int | None = 1) -> Slot:
+    """The first free slot of the heatmap (of this capacity)."""
+    for slot in picker.availability.free_slots():
+        if capacity is None or slot.capacity == capacity:
+            return slot
+    raise AssertionError("no free slot left in the window")
+
+
+def output_text(picker: SlotPicker) -> str:
+    return "".join(item.get("text", "") for item in picker.output.outputs)
+
+
+def fill_contact(picker: SlotPicker, name: str = "Dana Lee", email: str = "dana@example.com"):
+    picker.name_text.value = name
+    picker.email_text.value = email
+
+
+# -- the flow ------------------------------------------------------------------------------------
+def test_books_a_slot_through_the_methods(make_picker, client, sandbox):
+    picker = make_picker()
+    assert picker.refresh() is picker.availability
+    slot = picker.select(free_slot(picker).start)
+    assert picker.selected_slot == slot and not picker.hold_button.disabled
+    hold = picker.hold()
+    assert picker.current_hold == hold and hold.appointment_time == slot.start
+    assert "10:00 left" in picker.countdown_text()
+    appointment = picker.confirm(**CONTACT)
+    assert client.appointment(appointment.appointment_id).status == "confirmed"
+    assert appointment.appointment_id in picker.message and "confirmed" in picker.hold_label.value
+    emails = [m for m in sandbox.outbox() if m["appointment_id"] == appointment.appointment_id]
+    assert [m["kind"] for m in emails] == ["confirmed"]
+    assert picker.current_hold is None and picker.confirm_button.disabled
+    assert slot.start not in {s.start for s in picker.availability.free_slots()}
+
+
+def test_books_a_slot_through_clicks(make_picker, client):
+    picker = make_picker("s_haircut")
+    picker.service_dropdown.value = "s_eyebrow"
+    assert picker.availability.service_id == "s_eyebrow"
+    cells(picker, "free")[0].click()
+    assert picker.slot_list.options and picker.hold_button.disabled
+    picker.slot_list.value = picker.slot_list.options[0][1]
+    assert picker.selected_slot is not None and not picker.hold_button.disabled
+    picker.hold_button.click()
+    assert picker.current_hold is not None and picker.confirm_button.disabled
+    fill_contact(picker)
+    assert not picker.confirm_button.disabled
+    picker.confirm_button.click()
+    assert picker.output.outputs == ()
+    assert client.appointment(picker.appointment.appointment_id).status == "confirmed"
+
+
+def test_refresh_button_and_days_ahead_refetch(make_picker):
+    picker = make_picker()
+    picker.days_input.value = 3
+    assert len(picker.availability.days) == 3 and len(cells(picker, day=SUNDAY)) == 0
+    before = picker.availability
+    picker.refresh_button.click()
+    assert picker.availability is not before and len(picker.availability.days) == 3
+
+
+# -- expiry, conflicts, release ------------------------------------------------------------------
+@pytest.fixture
+def fresh(make_sandbox) -> Iterator[tuple[Sandbox, ZimunClient]]:
+    sb = make_sandbox()
+    with ZimunClient(sb.client_id, sb.client_secret, sb.base_url) as zimun:
+        yield sb, zimun
+
+
+def test_expired_hold_disables_confirm_and_says_why(make_picker, fresh):
+    sb, zimun = fresh
+    picker = make_picker(client=zimun, now=sb.now)
+    picker.select(free_slot(picker).start)
+    picker.hold()
+    fill_contact(picker)
+    assert not picker.confirm_button.disabled
+    sb.advance(601)
+    assert picker.tick() == "Hold expired after 10 minutes."
+    assert picker.confirm_button.disabled and picker.release_button.disabled
+    assert "expired after 10 minutes" in picker.message
+    with pytest.raises(HoldExpiredError):
+        picker.confirm(**CONTACT)
+    assert "expired after 10 minutes" in picker.message
+    picker.confirm_button.click()  # a stale click still ends up in the widget, not in a log
+    assert "HoldExpiredError" in output_text(picker)
+
+
+def test_live_countdown_ticks_and_stops_on_expiry(make_picker, fresh, monkeypatch):
+    monkeypatch.setattr(widgets_module, "COUNTDOWN_TICK_S", 0.05)
+    sb, zimun = fresh
+    picker = make_picker(client=zimun, now=sb.now, live_countdown=True)
+    picker.select(free_slot(picker).start)
+    picker.hold()
+    assert picker.countdown_label.value.startswith("10:00 left")
+    sb.advance(30)
+    deadline = time.monotonic() + 5
+    while not picker.countdown_label.value.startswith("9:30") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert picker.countdown_label.value.startswith("9:30 left")
+    sb.advance(600)
+    while "expired" not in picker.message and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert "expired after 10 minutes" in picker.message and picker.confirm_button.disabled
+    assert picker._ticker is None and picker.output.outputs == ()
+
+
+def test_slot_taken_meanwhile_refreshes_and_says_just_taken(make_picker, rival):
+    picker = make_picker()
+    slot = picker.select(free_slot(picker, capacity=1).start)
+    count = int(cell_at(picker, slot).description)
+    rival.hold("s_eyebrow", slot.start)
+    with pytest.raises(SlotUnavailableError):
+        picker.hold()
+    assert "just taken" in picker.message and picker.current_hold is None
+    assert slot.start not in {s.start for s in picker.availability.free_slots()}
+    assert cell_at(picker, slot).description == str(count - 1)
+
+
+def test_slot_taken_meanwhile_through_the_button_shows_in_the_output(make_picker, rival):
+    picker = make_picker()
+    slot = picker.select(free_slot(picker, capacity=1).start)
+    rival.hold("s_eyebrow", slot.start)
+    picker.hold_button.click()
+    assert "just taken" in picker.message
+    assert "SlotUnavailableError: 409 slot_unavailable" in output_text(picker)
+    assert "Traceback" not in output_text(picker)
+
+
+def test_release_gives_the_slot_back(make_picker, rival):
+    picker = make_picker()
+    slot = picker.select(free_slot(picker, capacity=1).start)
+    picker.hold()
+    picker.release_button.click()
+    assert picker.output.outputs == () and picker.current_hold is None
+    assert "free again" in picker.message and picker.release_button.disabled
+    assert slot.start in {s.start for s in picker.availability.free_slots()}
+    again = rival.hold("s_eyebrow", slot.start)  # bookable by anyone again
+    assert rival.release(again.hold_id)
+
+
+def test_holding_again_releases_the_previous_hold(make_picker, rival):
+    picker = make_picker()
+    first = picker.select(free_slot(picker, capacity=1).start)
+    picker.hold()
+    picker.select(next(s.start for s in picker.availability.free_slots() if s != first))
+    picker.hold()
+    assert rival.release(rival.hold("s_eyebrow", first.start).hold_id)
+
+
+# -- validation ----------------------------------------------------------------------------------
+def test_contact_is_validated_as_typed(make_picker):
+    picker = make_picker()
+    picker.select(free_slot(picker).start)
+    picker.hold()
+    fill_contact(picker, email="dana@")
+    assert "contact email" in picker.contact_status.value and picker.confirm_button.disabled
+    fill_contact(picker, name=" ")
+    assert "contact name is required" in picker.contact_status.value
+    assert picker.confirm_button.disabled
+    fill_contact(picker)
+    assert "looks good" in picker.contact_status.value and not picker.confirm_button.disabled
+    with pytest.raises(InputError, match="contact email"):
+        picker.confirm("Dana Lee", "not-an-email")
+    picker.release()
+
+
+def test_methods_refuse_out_of_order_calls_clearly(make_picker):
+    picker = make_picker()
+    with pytest.raises(InputError, match="choose a slot first"):
+        picker.hold()
+    with pytest.raises(InputError, match="hold a slot first"):
+        picker.confirm(**CONTACT)
+    with pytest.raises(InputError, match="no hold to release"):
+        picker.release()
+    with pytest.raises(InputError, match="not a free slot"):
+        picker.select(picker.availability.days[0].slots[0].start.replace(year=2030))
+    with pytest.raises(InputError, match="aware datetime"):
+        picker.select(free_slot(picker).start.replace(tzinfo=None))
+    with pytest.raises(InputError, match="s_eyebrow"):
+        picker.set_service("s_nope")
+
+
+# -- the heatmap ---------------------------------------------------------------------------------
+def test_holiday_closed_and_full_cells_are_disabled_and_distinct(make_picker):
+    picker = make_picker()
+    holiday = cells(picker, "holiday", GOOD_FRIDAY)
+    assert holiday and len(holiday) == len(cells(picker, day=GOOD_FRIDAY))
+    assert all(c.disabled and c.description == "hol" for c in holiday)
+    assert all("Good Friday" in c.tooltip for c in holiday)
+    closed = cells(picker, "closed", SUNDAY)
+    assert closed and all(c.disabled and c.description == "" for c in closed)
+    full = cells(picker, "full")
+    assert full and all(c.disabled and c.description == "0" for c in full)
+    free = cells(picker, "free")
+    assert free and not any(c.disabled for c in free)
+    assert all(int(c.description) > 0 and "free of" in c.tooltip for c in free)
+    assert {c.style.button_color for c in full}.isdisjoint({c.style.button_color for c in free})
+    assert len({c.style.button_color for c in free}) > 1  # a colour scale, not one colour
+    for kind in ("free", "full", "closed", "holiday"):
+        assert f"zimun-legend-{kind}" in picker.legend.value
+
+
+def test_a_disabled_cell_cannot_be_selected(make_picker):
+    picker = make_picker()
+    with pytest.raises(InputError, match="no free slot"):
+        picker.select_hour(GOOD_FRIDAY, 10)
+
+
+def test_location_dropdown_only_for_services_at_several_locations(make_picker):
+    picker = make_picker("s_haircut")
+    assert picker.location_dropdown.layout.display is None
+    assert len(picker.location_dropdown.options) == 4
+    assert picker.availability.location_id == "l_berlin"
+    picker.location_dropdown.value = "l_london"
+    assert picker.availability.location_id == "l_london" and picker._zone.key == "Europe/London"
+    picker.service_dropdown.value = "s_eyebrow"
+    assert picker.location_dropdown.layout.display == "none"
+
+
+# -- errors, secrets, display, import cost -------------------------------------------------------
+def test_a_failing_callback_shows_its_traceback_in_the_output(make_picker, monkeypatch):
+    picker = make_picker()
+
+    def boom(*args):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(picker, "select_hour", boom)
+    cells(picker, "free")[0].click()
+    assert "Traceback" in output_text(picker) and "RuntimeError: boom" in output_text(picker)
+    assert "Unexpected error" in picker.message
+
+
+def test_a_library_error_in_a_callback_shows_one_line(make_picker):
+    picker = make_picker()
+    picker.hold_button.click()  # nothing selected yet
+    assert output_text(picker).startswith("InputError: choose a slot first")
+    assert picker.message.startswith("choose a slot first")
+
+
+def test_no_secret_shows_in_any_widget(make_picker, sandbox, client, rival):
+    picker = make_picker()
+    slot = picker.select(free_slot(picker, capacity=1).start)
+    rival.hold("s_eyebrow", slot.start)
+    picker.hold_button.click()  # an API error ends up in the widget too
+    picker.select(free_slot(picker).start)
+    picker.hold()
+    fill_contact(picker)
+    picker.confirm_button.click()
+    token = client.async_client.auth._token
+    shown = json.dumps([w.get_state() for w in picker._all_widgets()], default=str)
+    assert "SlotUnavailableError" in shown and picker.appointment.appointment_id in shown
+    for secret in [*sandbox.clients.values(), token, "zt_"]:
+        assert secret and secret not in shown
+
+
+def test_displays_itself_as_its_widget(make_picker):
+    picker = make_picker()
+    bundle = picker._repr_mimebundle_()
+    view = bundle["application/vnd.jupyter.widget-view+json"]
+    assert view["model_id"] == picker.widget.model_id
+
+
+def test_close_stops_the_countdown_and_closes_the_widgets(make_picker):
+    picker = make_picker(live_countdown=True)
+    picker.select(free_slot(picker).start)
+    picker.hold()
+    assert picker._ticker is not None
+    picker.release()
+    assert picker._ticker is None
+    picker.close()
+    assert picker.widget.comm is None and picker.heatmap.comm is None
+
+
+def test_importing_the_module_does_not_import_ipywidgets():
+    code = "import sys, zimun_analytics.widgets; print('ipywidgets' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"

@@ -1,0 +1,603 @@
+"""A slot picker for notebooks: a thin ipywidgets view over plain, testable booking methods.
+
+Every action is a method that works without a UI (``refresh``, ``select``, ``hold``,
+``confirm``, ``release``); buttons only call them, and whatever a callback raises is shown in
+the widget's ``Output``, never lost. ``ipywidgets`` is imported inside methods only, so
+``import zimun_analytics.widgets`` stays cheap.
+
+>>> SlotPicker(client, service_id="s_eyebrow")  # a cell ending in it displays it  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import threading
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from .client import ZimunClient, check_email
+from .config import HOLD_TTL, MAX_DAYS_AHEAD
+from .errors import HoldExpiredError, InputError, SlotUnavailableError, ZimunError
+from .models import Appointment, Availability, Hold, Slot
+from .slotgrid import FULL_COLOR, Cell, cell_colors, free_count, hour_grid, legend_html
+
+__all__ = ["SlotPicker"]
+
+COUNTDOWN_TICK_S = 1.0  # how often the live countdown redraws
+HOLD_MINUTES = int(HOLD_TTL.total_seconds() // 60)
+CELL_WIDTH, CELL_HEIGHT, LABEL_WIDTH = "42px", "28px", "96px"
+JUST_TAKEN = "That slot was just taken by someone else: the heatmap is refreshed, pick another."
+EXPIRED = (
+    f"The hold expired after {HOLD_MINUTES} minutes, so Confirm is disabled: "
+    "select the slot and Hold it again."
+)
+
+
+def _contact_problems(name: str, email: str) -> list[str]:
+    """What is wrong with a contact, one message naming each bad field; empty when fine."""
+    problems = [] if name.strip() else ["contact name is required"]
+    if not email.strip():
+        problems.append("contact email is required")
+    else:
+        try:
+            check_email(email.strip())
+        except InputError:
+            problems.append("contact email is not an email address such as dana@example.com")
+    return problems
+
+
+def _explain(error: ZimunError) -> str:
+    if isinstance(error, SlotUnavailableError):
+        return JUST_TAKEN
+    if isinstance(error, HoldExpiredError):
+        return EXPIRED
+    return str(error)
+
+
+class SlotPicker:
+    """Pick a slot on a heatmap of free capacity, hold it, and book it.
+
+    Parameters
+    ----------
+    client : ZimunClient
+        The client to book through; the picker never closes it.
+    service_id : str or None
+        The service to show; default the first active one of the catalogue.
+    location_id : str or None
+        The location, for services offered at several; default the service's first.
+    days_ahead : int
+        Days of availability to show (1-60).
+    now : callable or None
+        The clock for the hold countdown, returning an aware datetime; default
+        ``datetime.now(UTC)``. Tests and the sandbox pass ``sandbox.now``.
+    live_countdown : bool
+        Redraw the countdown every second while a hold is live (off in headless tests, which
+        call `tick` instead).
+
+    Attributes
+    ----------
+    availability : Availability
+        What the heatmap shows.
+    selected_slot : Slot or None
+        The slot chosen for Hold.
+    current_hold : Hold or None
+        The live (or just expired) hold; None after confirm or release.
+    appointment : Appointment or None
+        The last appointment booked.
+    message : str
+        The last status text shown.
+    """
+
+    def __init__(
+        self,
+        client: ZimunClient,
+        service_id: str | None = None,
+        location_id: str | None = None,
+        days_ahead: int = 14,
+        *,
+        now: Callable[[], datetime] | None = None,
+        live_countdown: bool = True,
+    ) -> None:
+        self.client = client
+        self.days_ahead = days_ahead
+        self.live_countdown = live_countdown
+        self._now = now or (lambda: datetime.now(UTC))
+        self.selected_slot: Slot | None = None
+        self.current_hold: Hold | None = None
+        self.appointment: Appointment | None = None
+        self.message = ""
+        self._expired = False
+        self._quiet = False
+        self._ticker: Any = None
+        self._generation, self._lock = 0, threading.Lock()
+        self._cells: dict[tuple[date, int], Cell] = {}
+        self._zone = ZoneInfo("UTC")
+        self.services = {s.service_id: s for s in client.services() if s.active}
+        self.location_names = {loc.location_id: loc.name for loc in client.locations()}
+        self._build()
+        self.set_service(service_id or next(iter(self.services), ""), location_id)
+
+    # -- the view ------------------------------------------------------------------------------
+    def _build(self) -> None:
+        import ipywidgets as w
+
+        services = [(f"{s.name} ({sid})", sid) for sid, s in self.services.items()]
+        self.service_dropdown = w.Dropdown(options=services, value=None, description="Service")
+        self.location_dropdown = w.Dropdown(options=[], description="Location")
+        days = min(max(self.days_ahead, 1), MAX_DAYS_AHEAD)  # out of range: the client says so
+        self.days_input = w.BoundedIntText(days, min=1, max=MAX_DAYS_AHEAD, description="Days")
+        self.refresh_button = w.Button(description="Refresh", icon="refresh")
+        self.legend = w.HTML(legend_html(1))
+        self.heatmap = w.GridBox(layout=w.Layout(grid_gap="2px", overflow="auto"))
+        self.slot_list = w.Select(options=[], rows=5, description="Slots")
+        self.hold_button = w.Button(description="Hold", button_style="primary", disabled=True)
+        self.release_button = w.Button(description="Release", disabled=True)
+        self.hold_label = w.HTML()
+        self.countdown_label = w.Label()
+        self._build_contact(w)
+        self.status = w.HTML()
+        self.output = w.Output()
+        self.widget = w.VBox(self._layout(w))
+        self._name_widgets()
+        self._connect()
+
+    def _build_contact(self, w: Any) -> None:
+        self.name_text = w.Text(description="Name", placeholder="Dana Lee")
+        self.email_text = w.Text(description="Email", placeholder="dana@example.com")
+        self.phone_text = w.Text(description="Phone", placeholder="optional")
+        self.notes_text = w.Textarea(description="Notes", placeholder="optional")
+        self.contact_status = w.HTML()
+        self.confirm_button = w.Button(description="Confirm", button_style="success")
+        self.confirm_button.disabled = True
+
+    def _layout(self, w: Any) -> list:
+        controls = [self.service_dropdown, self.location_dropdown]
+        controls += [self.days_input, self.refresh_button]
+        contact = [self.name_text, self.email_text, self.phone_text, self.notes_text]
+        return [
+            w.HBox(controls, layout=w.Layout(flex_flow="row wrap")),
+            self.legend,
+            self.heatmap,
+            w.HBox([self.slot_list, w.VBox([self.hold_button, self.release_button])]),
+            self.hold_label,
+            self.countdown_label,
+            w.VBox([*contact, self.contact_status, self.confirm_button]),
+            self.status,
+            self.output,
+        ]
+
+    def _name_widgets(self) -> None:
+        """CSS classes a browser test can find the parts by (see the module's report)."""
+        names = {
+            "slot-picker": self.widget, "service": self.service_dropdown,
+            "location": self.location_dropdown, "days": self.days_input,
+            "refresh": self.refresh_button, "legend": self.legend, "heatmap": self.heatmap,
+            "slots": self.slot_list, "hold": self.hold_button, "release": self.release_button,
+            "hold-info": self.hold_label, "countdown": self.countdown_label,
+            "contact-name": self.name_text, "contact-email": self.email_text,
+            "contact-phone": self.phone_text, "contact-notes": self.notes_text,
+            "contact-status": self.contact_status, "confirm": self.confirm_button,
+            "status": self.status, "output": self.output,
+        }  # fmt: skip
+        for name, widget in names.items():
+            widget.add_class(f"zimun-{name}")
+
+    def _connect(self) -> None:
+        self.service_dropdown.observe(self._on(lambda c: self.set_service(c.new)), names="value")
+        self.location_dropdown.observe(
+            self._on(lambda c: self.set_service(self.service_id, c.new)), names="value"
+        )
+        self.days_input.observe(self._on(lambda c: self.refresh(c.new)), names="value")
+        self.slot_list.observe(self._on(lambda c: self.select(c.new)), names="value")
+        self.refresh_button.on_click(self._on(lambda _: self.refresh()))
+        self.hold_button.on_click(self._on(lambda _: self.hold()))
+        self.release_button.on_click(self._on(lambda _: self.release()))
+        self.confirm_button.on_click(self._on(lambda _: self._confirm_typed()))
+        for text in (self.name_text, self.email_text):
+            text.observe(self._on(lambda _: self._check_contact()), names="value")
+
+    def _on(self, action: Callable[[Any], object]) -> Callable[[Any], None]:
+        """A callback that runs ``action`` unless the picker itself is updating the widgets."""
+
+        def callback(event: Any) -> None:
+            change_to_none = getattr(event, "new", 0) is None
+            if not self._quiet and not change_to_none:
+                self._guarded(action, event)
+
+        return callback
+
+    def _guarded(self, action: Callable[..., object], *args: Any) -> object:
+        """Run a callback; show whatever it raises in the widget rather than lose it."""
+        try:
+            return action(*args)
+        except ZimunError as error:  # expected: one line and what to do, no traceback
+            self._say(_explain(error), error=True)
+            self.output.append_stderr(f"{type(error).__name__}: {error}\n")
+        except Exception:  # a bug: a widget callback has no caller to raise to, so show it all
+            self._say("Unexpected error: the traceback is below.", error=True)
+            self.output.append_stderr(traceback.format_exc())
+        return None
+
+    @contextmanager
+    def _quietly(self) -> Iterator[None]:
+        quiet, self._quiet = self._quiet, True
+        try:
+            yield
+        finally:
+            self._quiet = quiet
+
+    def _say(self, text: str, error: bool = False) -> None:
+        self.message = text
+        kind = "error" if error else "info"
+        self.status.value = f'<span class="zimun-{kind}">{html.escape(text)}</span>'
+
+    def _local(self, moment: datetime, fmt: str = "%a %d %b %H:%M") -> str:
+        return moment.astimezone(self._zone).strftime(fmt)
+
+    def _draw_heatmap(self) -> None:
+        import ipywidgets as w
+
+        old = list(self.heatmap.children)
+        days = [day.date for day in self.availability.days]
+        hours = sorted({hour for _, hour in self._cells})
+        most = max((cell.free for cell in self._cells.values()), default=0)
+        head = [w.Label("", layout=w.Layout(width=LABEL_WIDTH))]
+        head += [w.Label(f"{hour:02d}:00") for hour in hours]
+        rows = []
+        for day in days:
+            rows.append(w.Label(day.strftime("%a %d %b"), layout=w.Layout(width=LABEL_WIDTH)))
+            rows += [self._cell_button(w, self._cells[(day, hour)], most) for hour in hours]
+        self.heatmap.layout.grid_template_columns = f"{LABEL_WIDTH} repeat({len(hours)}, auto)"
+        self.heatmap.children = head + rows if hours else [w.Label("No slots in this window.")]
+        self.legend.value = legend_html(most)
+        for widget in old:
+            widget.close()
+
+    def _cell_button(self, w: Any, cell: Cell, most: int) -> Any:
+        when = f"{cell.day:%a %d %b %Y} {cell.hour:02d}:00-{cell.hour + 1:02d}:00"
+        text = {"free": str(cell.free), "full": "0", "holiday": "hol", "closed": ""}[cell.kind]
+        tips = {
+            "free": f"{cell.free} free of {sum(s.capacity or 0 for s in cell.slots)}",
+            "full": "fully booked",
+            "holiday": f"holiday: {cell.note}",
+            "closed": "closed" if cell.note == "closed" else "no slots offered",
+        }
+        button = w.Button(
+            description=text,
+            tooltip=f"{when} ({self._zone.key}): {tips[cell.kind]}",
+            disabled=cell.kind != "free",
+            layout=w.Layout(width=CELL_WIDTH, height=CELL_HEIGHT),
+        )
+        if cell.kind in ("free", "full"):
+            color, ink = cell_colors(cell.free, most) if cell.free else (FULL_COLOR, "#000000")
+            button.style.button_color, button.style.text_color = color, ink
+        for name in ("cell", cell.kind, f"d-{cell.day.isoformat()}", f"h-{cell.hour:02d}"):
+            button.add_class(f"zimun-{name}")
+        button.on_click(self._on(lambda _: self.select_hour(cell.day, cell.hour)))
+        return button
+
+    def _update_buttons(self) -> None:
+        live = self._hold_live()
+        self.hold_button.disabled = self.selected_slot is None
+        self.release_button.disabled = not live
+        problems = _contact_problems(self.name_text.value, self.email_text.value)
+        self.confirm_button.disabled = not live or bool(problems)
+
+    def _check_contact(self) -> list[str]:
+        problems = _contact_problems(self.name_text.value, self.email_text.value)
+        text = "; ".join(problems) if problems else "contact looks good"
+        kind = "error" if problems else "info"
+        self.contact_status.value = f'<span class="zimun-{kind}">{html.escape(text)}</span>'
+        self._update_buttons()
+        return problems
+
+    def _confirm_typed(self) -> Appointment:
+        phone, notes = self.phone_text.value.strip(), self.notes_text.value.strip()
+        name, email = self.name_text.value, self.email_text.value
+        return self.confirm(name, email, phone or None, notes or None)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    # -- the work, usable without a UI ---------------------------------------------------------
+    @property
+    def service_id(self) -> str:
+        """The service shown."""
+        return self._service_id
+
+    def set_service(self, service_id: str, location_id: str | None = None) -> Availability:
+        """Show another service (and location) and refresh the heatmap.
+
+        Parameters
+        ----------
+        service_id : str
+            An active service of the catalogue.
+        location_id : str or None
+            One of the service's locations; default its first.
+
+        Returns
+        -------
+        Availability
+            What the heatmap now shows.
+        """
+        if service_id not in self.services:
+            allowed = ", ".join(self.services) or "none: the catalogue has no active service"
+            raise InputError(f"{service_id!r} is not an active service", allowed=allowed)
+        locations = self.services[service_id].location_ids
+        if location_id is not None and location_id not in locations:
+            raise InputError(
+                f"{service_id} is not offered at {location_id!r}", allowed=", ".join(locations)
+            )
+        self._service_id = service_id
+        self.location_id = location_id or (locations[0] if locations else None)
+        with self._quietly():
+            self.service_dropdown.value = service_id
+            names = [(f"{self.location_names.get(i, i)} ({i})", i) for i in locations]
+            self.location_dropdown.options = names
+            self.location_dropdown.value = self.location_id
+        self.location_dropdown.layout.display = None if len(locations) > 1 else "none"
+        return self.refresh()
+
+    def refresh(self, days_ahead: int | None = None) -> Availability:
+        """Fetch availability again and redraw the heatmap; the selection is cleared.
+
+        Parameters
+        ----------
+        days_ahead : int or None
+            A new window length (1-60); default keep the current one.
+
+        Returns
+        -------
+        Availability
+            What the heatmap now shows.
+        """
+        if days_ahead is not None:
+            self.days_ahead = days_ahead
+            with self._quietly():
+                self.days_input.value = days_ahead
+        self._load()
+        free = sum(free_count(slot) for slot in self.availability.free_slots())
+        where = self.location_names.get(self.location_id or "", self.location_id or "")
+        self._say(
+            f"{free} free places for {self.services[self.service_id].name} at {where} over "
+            f"{self.days_ahead} days; times are {self._zone.key}. Click a cell to see its slots."
+        )
+        return self.availability
+
+    def _load(self) -> None:
+        availability = self.client.availability(self.service_id, self.days_ahead, self.location_id)
+        self.availability = availability
+        self._zone = ZoneInfo(availability.timezone or "UTC")
+        self._cells = hour_grid(availability, self._zone)
+        self.selected_slot = None
+        with self._quietly():
+            self.slot_list.options = []
+        self._draw_heatmap()
+        self._update_buttons()
+
+    def select_hour(self, day: date, hour: int) -> list[Slot]:
+        """List the free slots of one heatmap cell (a local date and hour) for choosing."""
+        cell = self._cells.get((day, hour))
+        if cell is None or cell.kind != "free":
+            raise InputError(f"{day} {hour:02d}:00 has no free slot; click a coloured cell")
+        free = [slot for slot in cell.slots if slot.is_bookable]
+        with self._quietly():
+            self.slot_list.options = [
+                (f"{self._local(s.start, '%H:%M')} ({free_count(s)} free)", s.start) for s in free
+            ]
+        self.selected_slot = None
+        self._update_buttons()
+        self._say(f"{day:%a %d %b} {hour:02d}:00: {len(free)} free slots; choose one.")
+        return free
+
+    def select(self, slot_start: datetime) -> Slot:
+        """Choose the free slot starting at ``slot_start`` (an aware datetime) for Hold.
+
+        Returns
+        -------
+        Slot
+            The slot, as the heatmap lists it.
+        """
+        if not isinstance(slot_start, datetime) or slot_start.utcoffset() is None:
+            raise InputError(f"slot_start must be an aware datetime, got {slot_start!r}")
+        slot = next((s for s in self.availability.free_slots() if s.start == slot_start), None)
+        if slot is None:
+            raise InputError(
+                f"{slot_start.isoformat()} is not a free slot on the heatmap; refresh and "
+                "choose one listed (e.g. picker.availability.free_slots())"
+            )
+        local = slot.start.astimezone(self._zone)
+        if slot.start not in (value for _, value in self.slot_list.options):
+            self.select_hour(local.date(), local.hour)
+        with self._quietly():
+            self.slot_list.value = slot.start
+        self.selected_slot = slot
+        self._update_buttons()
+        self._say(f"Selected {self._local(slot.start)}: press Hold to keep it {HOLD_MINUTES} min.")
+        return slot
+
+    def _hold_live(self) -> bool:
+        return self.current_hold is not None and not self._expired
+
+    def hold(self) -> Hold:
+        """Hold the selected slot for 10 minutes (a live hold of this picker is released first).
+
+        Raises
+        ------
+        SlotUnavailableError
+            When someone took the slot meanwhile; the heatmap is refreshed first.
+        """
+        if self.selected_slot is None:
+            raise InputError("choose a slot first: click a cell, then one of its slots")
+        slot = self.selected_slot
+        if self._hold_live():
+            self.release()  # one hold per picker; this clears the selection, so it was kept
+        try:
+            hold = self.client.hold(self.service_id, slot.start, location_id=self.location_id)
+        except SlotUnavailableError:
+            self._load()
+            self._say(JUST_TAKEN, error=True)
+            raise
+        self.current_hold, self._expired, self.appointment = hold, False, None
+        self.hold_label.value = html.escape(
+            f"Hold {hold.hold_id}: {self._local(hold.appointment_time)} ({self._zone.key})"
+        )
+        self._say(f"Held {self._local(hold.appointment_time)}: enter the contact and Confirm.")
+        self._check_contact()
+        self.tick()
+        self._start_countdown()
+        return hold
+
+    def confirm(
+        self,
+        contact_name: str,
+        contact_email: str,
+        contact_phone: str | None = None,
+        notes: str | None = None,
+    ) -> Appointment:
+        """Book the held slot; the customer gets a confirmation email.
+
+        Parameters
+        ----------
+        contact_name, contact_email : str
+            Required; checked before anything is sent.
+        contact_phone, notes : str or None
+            Optional.
+
+        Returns
+        -------
+        Appointment
+            The booking, also kept in `appointment`.
+
+        Raises
+        ------
+        HoldExpiredError
+            When the hold expired (after 10 minutes) or was released; Confirm is then disabled.
+        """
+        if self.current_hold is None:
+            raise InputError("hold a slot first: there is nothing to confirm")
+        problems = _contact_problems(contact_name, contact_email)
+        if problems:
+            raise InputError("; ".join(problems))
+        hold = self.current_hold
+        try:
+            appointment = self.client.confirm(
+                hold.hold_id, contact_name.strip(), contact_email.strip(), contact_phone, notes
+            )
+        except HoldExpiredError:
+            self._expire()
+            raise
+        self._finish_hold()
+        self.appointment = appointment
+        self.hold_label.value = html.escape(
+            f"Appointment {appointment.appointment_id}: status {appointment.status}, "
+            f"{self._local(appointment.appointment_time)} ({self._zone.key})"
+        )
+        self._load()
+        self._say(f"Booked: appointment {appointment.appointment_id} is {appointment.status}.")
+        return appointment
+
+    def release(self) -> bool:
+        """Give the held slot back so others can book it.
+
+        Returns
+        -------
+        bool
+            False when the service could not release it (it then simply expires).
+        """
+        if self.current_hold is None:
+            raise InputError("there is no hold to release")
+        hold = self.current_hold
+        released = self.client.release(hold.hold_id)
+        self._finish_hold()
+        self.hold_label.value = ""
+        self._load()
+        when = self._local(hold.appointment_time)
+        kept = f"The service kept the hold on {when}; it expires by itself."
+        self._say(f"Released {when}: the slot is free again." if released else kept)
+        return released
+
+    def _finish_hold(self) -> None:
+        self._stop_countdown()
+        self.current_hold, self._expired = None, False
+        self.countdown_label.value = ""
+
+    def _expire(self) -> None:
+        self._stop_countdown()
+        self._expired = True
+        self.countdown_label.value = self.countdown_text()
+        self._update_buttons()
+        self._say(EXPIRED, error=True)
+
+    # -- the countdown -------------------------------------------------------------------------
+    def countdown_text(self, now: datetime | None = None) -> str:
+        """The time left on the hold, e.g. ``"9:58 left to confirm (until Mon 23 Mar 09:25)"``."""
+        hold = self.current_hold
+        if hold is None:
+            return ""
+        if self._expired or hold.is_expired(now or self._now()):
+            return f"Hold expired after {HOLD_MINUTES} minutes."
+        minutes, seconds = divmod(int(hold.remaining(now or self._now()).total_seconds()), 60)
+        return f"{minutes}:{seconds:02d} left to confirm (until {self._local(hold.expires_at)})"
+
+    def tick(self) -> str:
+        """Redraw the countdown; on expiry disable Confirm and say why. Returns its text."""
+        if self.current_hold is None or self._expired:
+            return self.countdown_text()
+        now = self._now()
+        if self.current_hold.is_expired(now):
+            self._expire()
+        else:
+            self.countdown_label.value = self.countdown_text(now)
+        return self.countdown_label.value
+
+    def _start_countdown(self) -> None:
+        self._stop_countdown()
+        if not self.live_countdown:
+            return
+        try:  # in a kernel a loop runs: tick on it, with the widgets' own thread
+            self._ticker = asyncio.get_running_loop().create_task(self._tick_async())
+        except RuntimeError:  # a plain script: a timer thread
+            self._schedule(self._generation)
+
+    async def _tick_async(self) -> None:
+        while self._hold_live():
+            await asyncio.sleep(COUNTDOWN_TICK_S)
+            self._guarded(self.tick)
+
+    def _schedule(self, generation: int) -> None:
+        def run() -> None:
+            self._guarded(self.tick)
+            with self._lock:  # stopped meanwhile (confirm, release, close): tick no more
+                if generation == self._generation and self._hold_live():
+                    self._schedule(generation)
+
+        self._ticker = threading.Timer(COUNTDOWN_TICK_S, run)
+        self._ticker.daemon = True
+        self._ticker.start()
+
+    def _stop_countdown(self) -> None:
+        with self._lock:
+            self._generation += 1  # a timer already running will not schedule another
+            if self._ticker is not None:
+                self._ticker.cancel()
+                self._ticker = None
+
+    def close(self) -> None:
+        """Stop the countdown and close every widget (the client stays open)."""
+        self._stop_countdown()
+        for widget in self._all_widgets():
+            widget.close()
+
+    def _all_widgets(self) -> list:
+        found, todo = [], [self.widget]
+        while todo:
+            widget = todo.pop()
+            found.append(widget)
+            todo.extend(getattr(widget, "children", ()))
+        return found
