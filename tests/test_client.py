@@ -472,3 +472,14 @@ def test_sync_client_works_inside_a_running_event_loop(sandbox):
 
 def test_frozen_clock_fixture_is_the_one_we_assume(sandbox):
     assert sandbox.now() >= datetime.fromisoformat(NOW)
+
+
+def test_a_script_that_forgets_close_still_exits():
+    import subprocess
+    import sys
+
+    script = (
+        "from zimun_analytics import ZimunClient\nZimunClient('id', 'secret', 'https://x.test')\n"
+    )
+    finished = subprocess.run([sys.executable, "-c", script], timeout=60, capture_output=True)
+    assert finished.returncode == 0, finished.stderr

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -20,6 +21,7 @@ from typing import Any, TypeVar
 import anyio
 import anyio.from_thread
 import httpx
+from anyio.from_thread import BlockingPortal
 
 from . import __version__
 from .auth import TOKEN_PATH, ClientCredentialsAuth
@@ -429,6 +431,27 @@ class AsyncZimunClient:
         return await self._patch(appointment_id, {"status": "cancelled"})
 
 
+def _start_loop_thread() -> tuple[BlockingPortal, threading.Thread]:
+    """An event loop in a daemon thread, reachable through a blocking portal.
+
+    A daemon thread, unlike anyio's ``start_blocking_portal``, never keeps the interpreter
+    from exiting when a script forgets ``close()``.
+    """
+    ready = threading.Event()
+    portals: list[BlockingPortal] = []
+
+    async def serve() -> None:
+        async with BlockingPortal() as portal:
+            portals.append(portal)
+            ready.set()
+            await portal.sleep_until_stopped()
+
+    thread = threading.Thread(target=anyio.run, args=(serve,), name="zimun-client", daemon=True)
+    thread.start()
+    ready.wait()
+    return portals[0], thread
+
+
 class ZimunClient:
     """The same client, blocking: for scripts, notebooks and anything without ``await``.
 
@@ -444,8 +467,7 @@ class ZimunClient:
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._async = AsyncZimunClient(*args, **kwargs)  # validates settings before a thread starts
-        self._portal_context = anyio.from_thread.start_blocking_portal(name="zimun-client")
-        self._portal = self._portal_context.__enter__()
+        self._portal, self._thread = _start_loop_thread()
 
     def __repr__(self) -> str:
         return f"ZimunClient(base_url={self.base_url!r}, client_id={self._async.client_id!r})"
@@ -483,10 +505,11 @@ class ZimunClient:
 
     def close(self) -> None:
         """Release the connections and stop the background loop."""
-        if self._portal_context is not None:
+        if self._thread is not None:
             self._call(self._async.aclose)
-            self._portal_context.__exit__(None, None, None)
-            self._portal_context = None
+            self._portal.call(self._portal.stop)
+            self._thread.join()
+            self._thread = None
 
     def organization(self) -> Organization:
         """See :meth:`AsyncZimunClient.organization`."""
