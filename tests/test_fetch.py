@@ -239,3 +239,13 @@ def test_empty_input_gives_empty_typed_frames():
 def test_repr_html_summarises(snapshot):
     html = snapshot._repr_html_()
     assert "AvailabilitySnapshot" in html and str(len(snapshot.slots)) in html
+
+
+def test_frames_come_in_a_stable_order_whatever_order_calls_finish_in(sandbox):
+    first = _fetch(sandbox, services=["s_haircut", "s_quick_trim"], days_ahead=3)
+    second = _fetch(sandbox, services=["s_haircut", "s_quick_trim"], days_ahead=3)
+    for table in ["slots", "days"]:
+        a = getattr(first, table).drop(columns="snapshot_id")
+        b = getattr(second, table).drop(columns="snapshot_id")
+        pd.testing.assert_frame_equal(a, b)
+    assert first.slots.service_id.is_monotonic_increasing

@@ -189,6 +189,11 @@ async def _organization_and_catalogue(client: AsyncZimunClient) -> tuple[Any, li
     return found["organization"], found["catalogue"]
 
 
+def _call_order(payload: Payload) -> tuple[str, str, date]:
+    call = payload.call
+    return call.service.service_id, call.location_id, call.start_date or date.min
+
+
 def _observed_at(payloads: list[Payload]) -> datetime | None:
     """When the service observed the availability: its earliest ``generated_at``.
 
@@ -237,6 +242,9 @@ async def fetch_availability_async(
         run = await _fetch_all(client, pairs, start_date, days_ahead, concurrency, strict, bar)
     finally:
         bar.close()
+    # calls finish in any order; sorted, the same fetch always gives the same frames
+    run.payloads.sort(key=_call_order)
+    run.errors.sort(key=lambda row: (row["service_id"], row["location_id"] or ""))
     fetched_at = _observed_at(run.payloads) or started_at
     snapshot_id = f"{fetched_at:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
     parameters = {
