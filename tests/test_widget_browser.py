@@ -126,7 +126,7 @@ def test_pick_hold_and_confirm_in_a_real_browser(voila):
         assert page.locator("button.zimun-cell.zimun-closed").count() > 0  # Berlin Sundays
         _timed_click(
             page,
-            "button.zimun-cell.zimun-free >> nth=0",
+            "button.zimun-cell.zimun-free >> nth=-1",  # the last day: no slot starts meanwhile
             ".zimun-slots select option",
             timings,
             "cell_to_slot_list",
