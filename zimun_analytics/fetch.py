@@ -35,7 +35,7 @@ __all__ = [
 ]
 
 DEFAULT_FETCH_DAYS = 14
-DEFAULT_CONCURRENCY = 16
+DEFAULT_CONCURRENCY = 32  # calls in flight; the client paces them to the rate limit
 MAX_FETCH_DAYS = 366
 _US_PER_HOUR = 3_600_000_000
 
