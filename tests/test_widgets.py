@@ -272,6 +272,22 @@ def test_holiday_closed_and_full_cells_are_disabled_and_distinct(make_picker):
         assert f"zimun-legend-{kind}" in picker.legend.value
 
 
+def test_hours_gone_by_today_show_as_past_not_closed(make_sandbox, make_picker):
+    sb = make_sandbox(now="2026-03-23T11:30:00Z")  # Monday 12:30 in Berlin
+    with ZimunClient(sb.client_id, sb.client_secret, sb.base_url) as zimun:
+        picker = make_picker(client=zimun, now=sb.now)
+        today = date(2026, 3, 23)
+        past = cells(picker, "past", today)
+        assert past and all(c.disabled and c.description == "" for c in past)
+        hours = sorted(
+            int(next(k for k in c._dom_classes if k.startswith("zimun-h-"))[-2:]) for c in past
+        )
+        assert hours == list(range(hours[0], 12))  # every hour from opening to 11:00, none later
+        assert not cells(picker, "closed", today)
+        assert not cells(picker, "past", date(2026, 3, 24))
+        assert "zimun-legend-past" in picker.legend.value
+
+
 def test_a_disabled_cell_cannot_be_selected(make_picker):
     picker = make_picker()
     with pytest.raises(InputError, match="no free slot"):

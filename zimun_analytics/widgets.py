@@ -260,12 +260,13 @@ class SlotPicker:
 
     def _cell_button(self, w: Any, cell: Cell, most: int) -> Any:
         when = f"{cell.day:%a %d %b %Y} {cell.hour:02d}:00-{cell.hour + 1:02d}:00"
-        text = {"free": str(cell.free), "full": "0", "holiday": "hol", "closed": ""}[cell.kind]
+        text = {"free": str(cell.free), "full": "0", "holiday": "hol"}.get(cell.kind, "")
         tips = {
             "free": f"{cell.free} free of {sum(s.capacity or 0 for s in cell.slots)}",
             "full": "fully booked",
             "holiday": f"holiday: {cell.note}",
             "closed": "closed" if cell.note == "closed" else "no slots offered",
+            "past": "this hour has begun: nothing left to book in it",
         }
         button = w.Button(
             description=text,
