@@ -121,6 +121,18 @@ def test_snapshot_json_summary(tmp_path, capsys):
     assert {row["service_id"] for row in summary["next_available"]} == {"s_haircut", "s_beard"}
 
 
+def test_snapshot_removes_files_of_an_interrupted_run(tmp_path, capsys):
+    killed = tmp_path / "slots" / "snapshot_id=killed-run" / "part-0.parquet"
+    killed.parent.mkdir(parents=True)
+    killed.write_bytes(b"PAR1 torn")  # what a run killed before its manifest leaves
+    args = ["snapshot", "--sandbox", "--now", "2026-03-23T08:00:00Z", "--days-ahead", "1"]
+    assert cli.main([*args, "--services", "s_beard", "--out", str(tmp_path), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["cleaned_files"] == ["slots/snapshot_id=killed-run/part-0.parquet"]
+    assert not killed.parent.exists()
+    assert SnapshotStore(str(tmp_path)).list()["snapshot_id"].tolist() == [summary["snapshot_id"]]
+
+
 def test_snapshot_without_credentials_says_how_to_set_them(tmp_path, capsys):
     assert cli.main(["snapshot", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err

@@ -319,6 +319,25 @@ def test_files_no_manifest_names_are_invisible(three_fetches):
     pd.testing.assert_frame_equal(store.history(), everything)
 
 
+def test_clean_deletes_only_files_no_manifest_names(three_fetches):
+    store, everything = three_fetches
+    fs = store.fs
+    good = fs.cat_file(store.files()[0])
+    fs.makedirs(f"{store.root}/slots/snapshot_id=ghost", exist_ok=True)
+    fs.pipe_file(f"{store.root}/slots/snapshot_id=ghost/part-0.parquet", good)
+    fs.pipe_file(f"{store.root}/slots/snapshot_id=f8/part-1.parquet", good[:100])
+    before = {t: store.files(t) for t in ("slots", "days", "errors")}
+    assert store.clean() == [
+        "slots/snapshot_id=f8/part-1.parquet",
+        "slots/snapshot_id=ghost/part-0.parquet",
+    ]
+    assert not fs.exists(f"{store.root}/slots/snapshot_id=ghost")
+    assert {t: store.files(t) for t in before} == before
+    assert all(fs.exists(path) for paths in before.values() for path in paths)
+    pd.testing.assert_frame_equal(store.history(), everything)
+    assert store.clean() == []  # nothing left to clean
+
+
 # -- a writer killed mid-save ---------------------------------------------------------------
 
 _KILLED_WRITER = """
@@ -373,10 +392,15 @@ def test_writer_killed_mid_save_leaves_nothing_visible(tmp_path, stage):
     assert store.list().empty and store.history().empty
     with pytest.raises(SnapshotError, match="no snapshot"):
         store.load("20260327T080000Z-a")
-    small = make_snapshot()
+    small = make_snapshot("after-kill")
     assert store.save(small) == small.snapshot_id  # takes the dead writer's lock over
     pd.testing.assert_frame_equal(store.load(small.snapshot_id).slots, _sorted(small.slots, KEYS))
     assert not (root / ".lock").exists()
+    assert "slots/snapshot_id=20260327T080000Z-a/part-0.parquet" in store.clean()
+    assert not partial.parent.exists()
+    again = make_snapshot()  # the killed run's id, saved whole this time
+    assert store.save(again) == again.snapshot_id
+    assert store.list()["snapshot_id"].tolist() == [again.snapshot_id, small.snapshot_id]
 
 
 # -- other engines --------------------------------------------------------------------------

@@ -161,10 +161,12 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
             progress=not args.quiet and sys.stderr.isatty(),
         )
         store.save(snapshot)
+        cleaned = store.clean()  # files of earlier runs killed mid-save
     summary = {
         "snapshot_id": snapshot.snapshot_id,
         "store": args.out,
         **snapshot_summary(snapshot.slots, snapshot.days, snapshot.errors),
+        "cleaned_files": cleaned,
     }
     nexts = next_available(snapshot.slots)
     if args.report_dir:
@@ -198,6 +200,8 @@ def _print_summary(summary: dict, nexts, errors) -> None:
         )
     for path in summary.get("reports", []):
         print(f"  report: {path}")
+    if summary["cleaned_files"]:
+        print(f"  removed {len(summary['cleaned_files'])} files of interrupted earlier runs")
     for row in errors.itertuples():
         print(f"  FAILED {row.service_id} at {row.location_id}: {row.message}", file=sys.stderr)
 

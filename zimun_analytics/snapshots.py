@@ -9,10 +9,11 @@ Layout under ``root`` (a local folder or an fsspec URL such as ``s3://bucket/zim
     .lock                                     while an export holds the store
 
 A snapshot is visible only through its manifest, which names its files with their row counts,
-sizes and sha256. Files of a run killed mid-save are never read, and a later save of the same id
-overwrites them. The ``snapshot_id`` column stays inside every file as well as in the partition
-key, so DuckDB and Polars read ``slots/**/*.parquet`` with or without hive partitioning; such
-globs also see files of killed runs, so give outside engines :meth:`SnapshotStore.files` instead.
+sizes and sha256. Files of a run killed mid-save are never read, a later save of the same id
+overwrites them, and :meth:`SnapshotStore.clean` deletes them. The ``snapshot_id`` column
+stays inside every file as well as in the partition key, so DuckDB and Polars read
+``slots/**/*.parquet`` with or without hive partitioning; such globs also see files of killed
+runs until they are cleaned, so give outside engines :meth:`SnapshotStore.files` instead.
 """
 
 from __future__ import annotations
@@ -295,6 +296,36 @@ class SnapshotStore:
             file.flush()
             os.fsync(file.fileno())
         os.replace(temp, path)
+
+    def clean(self) -> list[str]:
+        """Delete what runs killed mid-save left behind: files no manifest names.
+
+        Such files are never read by this class, but they take space and outside engines
+        globbing ``slots/**/*.parquet`` would see them. Takes the store's lock, so a running
+        export's files are never touched. The ``snapshot`` command runs this after each save.
+
+        Returns
+        -------
+        list of str
+            The removed paths, relative to the root.
+        """
+        with self.lock():
+            named = {path for m in self._manifests() for path in m["paths"].values()}
+            found = [
+                path
+                for table in TABLES
+                for path in self.fs.glob(self._path(table, "snapshot_id=*", "*"))
+            ]
+            found += self.fs.glob(self._path("manifests", "*.tmp"))  # a killed os.replace
+            orphans = sorted(path for path in found if path not in named)
+            for path in orphans:
+                self.fs.rm(path, recursive=True)
+            for table in TABLES:  # folders left empty: a killed run's, now bare
+                for folder in self.fs.glob(self._path(table, "snapshot_id=*")):
+                    if not self.fs.ls(folder, detail=False):
+                        self.fs.rmdir(folder)
+        prefix = len(self.root.rstrip("/")) + 1
+        return [path[prefix:] for path in orphans]
 
     # -- the lock --------------------------------------------------------------------------
 
