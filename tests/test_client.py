@@ -11,7 +11,7 @@ import httpx
 import pytest
 from conftest import NOW, UNLIMITED
 
-from zimun_analytics.client import AsyncZimunClient, ZimunClient
+from zimun_analytics.client import AsyncZimunClient
 from zimun_analytics.errors import (
     APIConnectionError,
     APITimeoutError,
@@ -32,6 +32,7 @@ from zimun_analytics.errors import (
     ValidationError,
     ZimunError,
 )
+from zimun_analytics.sync_client import ZimunClient
 
 CONTACT = {"contact_name": "Dana Lee", "contact_email": "dana@example.com"}
 

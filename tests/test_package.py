@@ -32,12 +32,13 @@ def test_package_exports_the_client_errors_and_records():
     from zimun_analytics import NotFoundError, Slot, ZimunClient, ZimunError
 
     assert issubclass(NotFoundError, ZimunError)
-    assert ZimunClient.__module__ == "zimun_analytics.client"
+    assert ZimunClient.__module__ == "zimun_analytics.sync_client"
     assert Slot.__module__ == "zimun_analytics.models"
 
 
 @pytest.mark.parametrize(
-    "module", ["client", "errors", "models", "config", "auth", "retries", "schema", "fetch"]
+    "module",
+    ["client", "sync_client", "errors", "models", "config", "auth", "retries", "schema", "fetch"],
 )
 def test_every_module_has_an_all(module):
     loaded = importlib.import_module(f"zimun_analytics.{module}")

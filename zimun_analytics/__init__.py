@@ -10,7 +10,7 @@ pyarrow), the sandbox (``zimun_analytics.sandbox``), plots and widgets.
 
 __version__ = "0.1.0"
 
-from .client import AsyncZimunClient, ZimunClient  # noqa: E402  (needs __version__ above)
+from .client import AsyncZimunClient  # noqa: E402  (needs __version__ above)
 from .errors import (  # noqa: E402
     APIConnectionError,
     APIError,
@@ -47,6 +47,7 @@ from .models import (  # noqa: E402
     Service,
     Slot,
 )
+from .sync_client import ZimunClient  # noqa: E402
 
 # heavy (pandas, pyarrow): loaded on first use, so `import zimun_analytics` stays quick
 _LAZY = {

@@ -20,9 +20,9 @@ from contextlib import contextmanager
 from datetime import date
 
 from . import __version__
-from .client import ZimunClient
 from .demo import walk_seed_flow
 from .errors import ConfigError, InputError, ZimunError
+from .sync_client import ZimunClient
 
 __all__ = ["build_parser", "main"]
 

@@ -1,4 +1,4 @@
-"""The seed's booking flow, step by step, through :class:`~zimun_analytics.client.ZimunClient`.
+"""The seed's booking flow, step by step, through :class:`~zimun_analytics.sync_client.ZimunClient`.
 
 token → services → availability → hold → confirm → reschedule → cancel, one line per step. The
 customer is made up; the access token is never printed.
@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .client import ZimunClient
 from .models import Service, Slot
+from .sync_client import ZimunClient
 
 __all__ = ["DemoResult", "walk_seed_flow"]
 

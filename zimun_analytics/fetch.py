@@ -19,12 +19,13 @@ import anyio
 import pyarrow as pa
 
 from . import __version__
-from .client import AsyncZimunClient, ZimunClient
+from .client import AsyncZimunClient
 from .config import MAX_DAYS_AHEAD
 from .errors import APIError, InputError, ResponseFormatError
 from .mapping import Call, Payload, tables_from_payloads
 from .models import Service
 from .schema import ERRORS, SCHEMA_VERSION, AvailabilitySnapshot, frame_from_arrow
+from .sync_client import ZimunClient
 
 __all__ = [
     "Call",
@@ -290,7 +291,7 @@ def fetch_availability(
     Parameters
     ----------
     client
-        A :class:`~zimun_analytics.client.ZimunClient` (the sandbox's or the real service's).
+        A :class:`~zimun_analytics.sync_client.ZimunClient` (the sandbox's or the real service's).
     services
         Service ids; ``None`` means every active service (all catalogue pages).
     locations

@@ -20,11 +20,12 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from .client import ZimunClient, check_email
+from .client import check_email
 from .config import HOLD_TTL, MAX_DAYS_AHEAD
 from .errors import HoldExpiredError, InputError, SlotUnavailableError, ZimunError
 from .models import Appointment, Availability, Hold, Slot
 from .slotgrid import FULL_COLOR, Cell, cell_colors, free_count, hour_grid, legend_html
+from .sync_client import ZimunClient
 
 __all__ = ["SlotPicker"]
 
