@@ -8,6 +8,8 @@ Heavy parts load only when used: ``fetch_availability`` and ``SnapshotStore`` (p
 pyarrow), the sandbox (``zimun_analytics.sandbox``), plots and widgets.
 """
 
+import typing
+
 __version__ = "0.1.0"
 
 from .client import AsyncZimunClient  # noqa: E402  (needs __version__ above)
@@ -49,6 +51,11 @@ from .models import (  # noqa: E402
 )
 from .sync_client import ZimunClient  # noqa: E402
 
+if typing.TYPE_CHECKING:  # what __getattr__ hands out, for type checkers and IDEs
+    from .fetch import fetch_availability, fetch_availability_async
+    from .schema import AvailabilitySnapshot
+    from .snapshots import SnapshotStore
+
 # heavy (pandas, pyarrow): loaded on first use, so `import zimun_analytics` stays quick
 _LAZY = {
     "AvailabilitySnapshot": "schema",
@@ -58,7 +65,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> typing.Any:
     if name in _LAZY:
         from importlib import import_module
 

@@ -8,6 +8,9 @@ confused. Bucketing uses the local wall-clock columns (``local_date``, ``local_h
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from typing import Any
+
 import pandas as pd
 import pyarrow as pa
 
@@ -40,7 +43,7 @@ WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _FULL_RANGES = {"weekday": range(7)}
 
 
-def _check_choice(name: str, value: str, allowed) -> None:
+def _check_choice(name: str, value: str, allowed: Collection[str]) -> None:
     if value not in allowed:
         raise InputError(f"{name}={value!r} is not one of: {', '.join(map(str, allowed))}")
 
@@ -210,7 +213,9 @@ def next_available(slots: pd.DataFrame) -> pd.DataFrame:
     return out[columns].sort_values(["service_id", "location_id"], ignore_index=True)
 
 
-def snapshot_summary(slots: pd.DataFrame, days: pd.DataFrame, errors: pd.DataFrame) -> dict:
+def snapshot_summary(
+    slots: pd.DataFrame, days: pd.DataFrame, errors: pd.DataFrame
+) -> dict[str, Any]:
     """Headline numbers of a snapshot: rows, services, locations, free capacity, failures."""
     return {
         "slots": len(slots),

@@ -18,11 +18,15 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .demo import walk_seed_flow
 from .errors import ConfigError, InputError, ZimunError
 from .sync_client import ZimunClient
+
+if TYPE_CHECKING:  # pandas is loaded by the commands that need it, not at start-up
+    import pandas as pd
 
 __all__ = ["build_parser", "main"]
 
@@ -63,7 +67,7 @@ def _add_sandbox_options(
     )
 
 
-def _sandbox_options(args: argparse.Namespace) -> dict:
+def _sandbox_options(args: argparse.Namespace) -> dict[str, Any]:
     names = [
         "seed",
         "now",
@@ -185,7 +189,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     return EXIT_OK if snapshot.complete else EXIT_FAILURE
 
 
-def _print_summary(summary: dict, nexts, errors) -> None:
+def _print_summary(summary: dict[str, Any], nexts: pd.DataFrame, errors: pd.DataFrame) -> None:
     print(f"snapshot {summary['snapshot_id']} saved to {summary['store']}")
     print(
         f"  {summary['slots']:,} slots, {summary['services']} services, "
@@ -256,7 +260,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = build_parser().parse_args(argv)
     try:
-        return args.handler(args)
+        code: int = args.handler(args)
+        return code
     except (ConfigError, InputError) as exc:  # what the user typed or set up
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE

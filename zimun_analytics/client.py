@@ -13,7 +13,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import date, datetime
 from typing import Any, TypeVar
 
@@ -50,7 +50,7 @@ from .retries import RateLimiter, is_retryable_status, jitter, retry_delay
 __all__ = ["AsyncZimunClient", "check_email"]
 
 log = logging.getLogger("zimun_analytics")
-T = TypeVar("T")
+ListedT = TypeVar("ListedT", Location, Service)  # records of the paginated list endpoints
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z0-9-]{2,}$")
 API = "/api/v1"
 
@@ -175,10 +175,15 @@ class AsyncZimunClient:
     # -- the one request loop --------------------------------------------------------------
 
     async def _request(
-        self, method: str, path: str, *, params: dict | None = None, body: dict | None = None
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: dict[str, Any] | None = None,
     ) -> tuple[Any, str | None]:
         """Send with retries; return the decoded JSON (None for 204) and the request id."""
-        headers = {}
+        headers: dict[str, str] = {}
         if method in {"POST", "PATCH"}:
             # minted once per logical call and reused on every attempt: a retried confirm
             # whose first response was lost is replayed by the server, never booked twice
@@ -209,7 +214,15 @@ class AsyncZimunClient:
             await self._sleep(delay)
             retries_taken += 1
 
-    async def _attempt(self, method, path, url, params, body, headers):
+    async def _attempt(
+        self,
+        method: str,
+        path: str,
+        url: str,
+        params: dict[str, Any] | None,
+        body: dict[str, Any] | None,
+        headers: dict[str, str],
+    ) -> tuple[httpx.Response | APIError, Mapping[str, str]]:
         """One attempt: the response if it succeeded, else the error and response headers."""
         try:
             pool = self._pools[next(self._turn) % len(self._pools)]
@@ -283,7 +296,9 @@ class AsyncZimunClient:
         self._organization_id = org.organization_id
         return org
 
-    async def _page(self, kind: str, record: type[T], page_token: str | None):
+    async def _page(
+        self, kind: str, record: type[ListedT], page_token: str | None
+    ) -> tuple[list[ListedT], str | None]:
         """One page of a list endpoint as records, and the next page's token (None at the end)."""
         params: dict[str, Any] = {"page_size": DEFAULT_PAGE_SIZE}
         if page_token:
@@ -295,12 +310,18 @@ class AsyncZimunClient:
             )
         endpoint = f"GET /{kind}"
         items = [
-            record.from_json(item, endpoint=endpoint, request_id=request_id)  # type: ignore[attr-defined]
+            record.from_json(item, endpoint=endpoint, request_id=request_id)
             for item in data["items"]
         ]
-        if record is Service:
-            self._durations.update({s.service_id: s.duration_minutes for s in items})
-        return items, data.get("next_page_token") or None
+        self._durations.update(
+            {s.service_id: s.duration_minutes for s in items if isinstance(s, Service)}
+        )
+        token = data.get("next_page_token") or None
+        if token is not None and not isinstance(token, str):
+            raise ResponseFormatError(
+                f"GET /{kind}: next_page_token is {token!r}, not a string (request_id {request_id})"
+            )
+        return items, token
 
     async def locations(self) -> list[Location]:
         """Every location of the organization (all pages)."""
@@ -426,7 +447,7 @@ class AsyncZimunClient:
         data, request_id = await self._request("GET", path)
         return Appointment.from_json(data, endpoint="GET /appointments/{id}", request_id=request_id)
 
-    async def _patch(self, appointment_id: str, body: dict) -> Appointment:
+    async def _patch(self, appointment_id: str, body: dict[str, Any]) -> Appointment:
         path = f"{API}/appointments/{_check_id('appointment_id', appointment_id)}"
         data, request_id = await self._request("PATCH", path, body=body)
         return Appointment.from_json(

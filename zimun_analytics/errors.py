@@ -474,8 +474,8 @@ def _read_body(body: object) -> tuple[str | None, str | None, str | None, list[d
         return None, None, None, []
     error = body.get("error")
     if isinstance(error, Mapping):  # the API envelope
-        fields = (error.get("code"), error.get("message"), error.get("request_id"))
-        return (*(_text(value) for value in fields), _details(error.get("details")))
+        code, message = _text(error.get("code")), _text(error.get("message"))
+        return code, message, _text(error.get("request_id")), _details(error.get("details"))
     if isinstance(error, str):  # RFC 6749 §5.2, the token endpoint
         return _text(error), _text(body.get("error_description")), None, []
     return None, None, None, []

@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import anyio
@@ -26,6 +26,9 @@ from .mapping import Call, Payload, tables_from_payloads
 from .models import Service
 from .schema import ERRORS, SCHEMA_VERSION, AvailabilitySnapshot, frame_from_arrow
 from .sync_client import ZimunClient
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "Call",
@@ -335,7 +338,7 @@ def fetch_availability(
     )
 
 
-def _errors_table(rows: list[dict[str, Any]], snapshot_id: str):
+def _errors_table(rows: list[dict[str, Any]], snapshot_id: str) -> pd.DataFrame:
     table = pa.Table.from_pylist(
         [{"snapshot_id": snapshot_id, **row} for row in rows], schema=ERRORS.arrow_schema
     )

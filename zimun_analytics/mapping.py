@@ -105,7 +105,9 @@ def _wire_array(payloads: Sequence[Payload]) -> pa.StructArray:
         raise
 
 
-def _require(values: pa.Array, payload_of: pa.Array, payloads, field: str) -> None:
+def _require(
+    values: pa.Array, payload_of: pa.Array, payloads: Sequence[Payload], field: str
+) -> None:
     """Raise for the first row whose required ``field`` is null, naming its payload."""
     if values.null_count:
         first = pc.index(pc.is_null(values), True).as_py()
@@ -142,10 +144,12 @@ def _flatten(payloads: Sequence[Payload]) -> _Wire:
     return _Wire(wire, days, day_payload, slots, slot_day, slot_payload)
 
 
-def _per_payload(wire: _Wire, payloads: Sequence[Payload], organization_id: str):
+def _per_payload(
+    wire: _Wire, payloads: Sequence[Payload], organization_id: str
+) -> dict[str, pa.Array]:
     """Keys of each payload: what the payload says, else what the call asked for."""
 
-    def pick(name: str, fallback: list) -> pa.Array:
+    def pick(name: str, fallback: list[str]) -> pa.Array:
         return pc.coalesce(wire.payloads.field(name), pa.array(fallback, pa.string()))
 
     return {
@@ -161,7 +165,9 @@ def _per_payload(wire: _Wire, payloads: Sequence[Payload], organization_id: str)
     }
 
 
-def _instants(strings: pa.Array, field: str, payload_of: pa.Array, payloads) -> pa.Array:
+def _instants(
+    strings: pa.Array, field: str, payload_of: pa.Array, payloads: Sequence[Payload]
+) -> pa.Array:
     try:
         return strings.cast(_UTC)
     except pa.ArrowInvalid:  # e.g. no UTC offset: we never guess a zone
@@ -197,7 +203,9 @@ def _local_parts(starts: pa.Array, zones: pa.Array) -> tuple[pa.Array, pa.Array,
     )
 
 
-def _keys(per_payload: dict, index: pa.Array, snapshot_id: str, fetched_at: datetime) -> dict:
+def _keys(
+    per_payload: dict[str, pa.Array], index: pa.Array, snapshot_id: str, fetched_at: datetime
+) -> dict[str, pa.Array]:
     n = len(index)
     columns = {
         "snapshot_id": pa.repeat(pa.scalar(snapshot_id, pa.string()), n),
@@ -208,7 +216,13 @@ def _keys(per_payload: dict, index: pa.Array, snapshot_id: str, fetched_at: date
     return columns
 
 
-def _slots_table(wire: _Wire, per_payload: dict, payloads, snapshot_id, fetched_at) -> pa.Table:
+def _slots_table(
+    wire: _Wire,
+    per_payload: dict[str, pa.Array],
+    payloads: Sequence[Payload],
+    snapshot_id: str,
+    fetched_at: datetime,
+) -> pa.Table:
     data = _keys(per_payload, wire.slot_payload, snapshot_id, fetched_at)
     starts = _instants(
         wire.slots.field("start"), "days[].slots[].start", wire.slot_payload, payloads
@@ -261,7 +275,9 @@ def _day_counts(wire: _Wire) -> tuple[pa.Array, pa.Array]:
     return n_slots, pc.if_else(unknown, pa.nulls(len(free), pa.int32()), free_arr)
 
 
-def _days_table(wire: _Wire, per_payload: dict, snapshot_id, fetched_at) -> pa.Table:
+def _days_table(
+    wire: _Wire, per_payload: dict[str, pa.Array], snapshot_id: str, fetched_at: datetime
+) -> pa.Table:
     data = _keys(per_payload, wire.day_payload, snapshot_id, fetched_at)
     try:
         data["local_date"] = wire.days.field("date").cast(pa.date32())
@@ -273,7 +289,7 @@ def _days_table(wire: _Wire, per_payload: dict, snapshot_id, fetched_at) -> pa.T
     return pa.table(data, schema=DAYS.arrow_schema)
 
 
-def _windows_overlap(per_payload: dict) -> bool:
+def _windows_overlap(per_payload: dict[str, pa.Array]) -> bool:
     """Whether one service x location came in several payloads (windows to stitch)."""
     pairs = list(
         zip(

@@ -114,7 +114,9 @@ def _require(data: Mapping[str, Any], key: str, kind: _Kind[_T], ctx: _Ctx) -> _
     return kind(data[key], ctx.at(key))
 
 
-def _optional(data: Mapping[str, Any], key: str, kind: _Kind[_T], ctx: _Ctx, default: Any = None):
+def _optional(
+    data: Mapping[str, Any], key: str, kind: _Kind[_T], ctx: _Ctx, default: Any = None
+) -> Any:
     """The field ``key`` converted by ``kind``; missing or null gives ``default``.
 
     A present but malformed value still raises: a wrong type means the contract changed.

@@ -47,7 +47,7 @@ def retry_delay(retries_taken: int, headers: Mapping[str, str], jitter: float = 
     retry_after = parse_retry_after(headers)
     if retry_after is not None and retry_after <= MAX_RETRY_AFTER_S:
         return retry_after
-    backoff = min(INITIAL_RETRY_DELAY_S * 2**retries_taken, MAX_RETRY_DELAY_S)
+    backoff = min(INITIAL_RETRY_DELAY_S * 2.0**retries_taken, MAX_RETRY_DELAY_S)
     return backoff * (1 + _JITTER_SHARE * jitter)
 
 

@@ -147,7 +147,7 @@ _PANDAS_TYPES = {
 }
 
 
-def _pandas_type(arrow_type: pa.DataType):
+def _pandas_type(arrow_type: pa.DataType) -> Any:
     """Nullable pandas dtypes: missing values stay missing, never NaN-coerced floats."""
     return _PANDAS_TYPES.get(arrow_type)
 
@@ -197,7 +197,7 @@ class AvailabilitySnapshot:
     @property
     def complete(self) -> bool:
         """True when every service and location was fetched."""
-        return self.errors.empty
+        return bool(self.errors.empty)
 
     def __repr__(self) -> str:
         return (

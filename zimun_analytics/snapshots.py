@@ -18,6 +18,7 @@ runs until they are cleaned, so give outside engines :meth:`SnapshotStore.files`
 
 from __future__ import annotations
 
+import builtins
 import functools
 import hashlib
 import json
@@ -27,7 +28,7 @@ import re
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 import fsspec
 import pandas as pd
@@ -155,7 +156,8 @@ def _parquet_bytes(table: pa.Table, snapshot_id: str, name: str, parameters: str
     table = table.replace_schema_metadata({f"zimun.{k}": v for k, v in metadata.items()})
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink, compression=COMPRESSION, row_group_size=ROW_GROUP_ROWS)
-    return sink.getvalue().to_pybytes()
+    data: bytes = sink.getvalue().to_pybytes()
+    return data
 
 
 class SnapshotStore:
@@ -170,7 +172,10 @@ class SnapshotStore:
     """
 
     def __init__(
-        self, root: str | os.PathLike[str] = "data/", *, storage_options: dict | None = None
+        self,
+        root: str | os.PathLike[str] = "data/",
+        *,
+        storage_options: dict[str, Any] | None = None,
     ) -> None:
         self.url = os.fspath(root)
         self.fs, path = fsspec.core.url_to_fs(self.url, **(storage_options or {}))
@@ -297,7 +302,7 @@ class SnapshotStore:
             os.fsync(file.fileno())
         os.replace(temp, path)
 
-    def clean(self) -> list[str]:
+    def clean(self) -> builtins.list[str]:
         """Delete what runs killed mid-save left behind: files no manifest names.
 
         Such files are never read by this class, but they take space and outside engines
@@ -353,7 +358,7 @@ class SnapshotStore:
 
     # -- reading ---------------------------------------------------------------------------
 
-    def _manifests(self) -> list[dict[str, Any]]:
+    def _manifests(self) -> builtins.list[dict[str, Any]]:
         """Every manifest, sorted by fetched_at then id; the only source of what exists."""
         if self.fs.exists(self.root) and not self.fs.isdir(self.root):
             raise SnapshotError(f"{self.url} is a file, not a snapshot store: pass a folder")
@@ -378,7 +383,7 @@ class SnapshotStore:
                 f"zimun-analytics reads version {SCHEMA_VERSION!r}: install a matching version"
             )
         manifest["paths"] = {name: self._path(rel) for name, rel in files.items()}
-        return manifest
+        return cast(dict[str, Any], manifest)
 
     def _manifest_of(self, snapshot_id: str) -> dict[str, Any]:
         path = self._manifest_path(_check_id(snapshot_id))
@@ -417,7 +422,7 @@ class SnapshotStore:
         table = pa.Table.from_pylist(rows, schema=LISTING.arrow_schema)
         return frame_from_arrow(table, LISTING)
 
-    def files(self, table: str = "slots") -> list[str]:
+    def files(self, table: str = "slots") -> builtins.list[str]:  # list: the method above
         """Paths of one table's files of every stored snapshot, for DuckDB, Polars, Spark.
 
         Parameters

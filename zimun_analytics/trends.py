@@ -8,6 +8,7 @@ Pure pandas: no plotting, no I/O.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import pandas as pd
 
@@ -35,7 +36,9 @@ def _snapshots(history: pd.DataFrame) -> pd.DataFrame:
     return snaps.sort_values("fetched_at", ignore_index=True)
 
 
-def _interval_changes(before: pd.DataFrame, after: pd.DataFrame, since: pd.Timestamp):
+def _interval_changes(
+    before: pd.DataFrame, after: pd.DataFrame, since: pd.Timestamp
+) -> pd.DataFrame:
     """Slots taken and released per service x location between two snapshots.
 
     Only slots both could see are compared: starting after the later fetch and no later than
@@ -137,7 +140,12 @@ def _local_midnight_utc(frame: pd.DataFrame) -> pd.Series:
     return out
 
 
-def fill_curves(history: pd.DataFrame, dates=None, services=None, locations=None) -> pd.DataFrame:
+def fill_curves(
+    history: pd.DataFrame,
+    dates: Iterable[Any] | None = None,
+    services: Iterable[str] | None = None,
+    locations: Iterable[str] | None = None,
+) -> pd.DataFrame:
     """How the free capacity of target days falls as they approach.
 
     Parameters

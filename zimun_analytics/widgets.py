@@ -156,7 +156,7 @@ class SlotPicker:
         self.confirm_button = w.Button(description="Confirm", button_style="success")
         self.confirm_button.disabled = True
 
-    def _layout(self, w: Any) -> list:
+    def _layout(self, w: Any) -> list[Any]:
         controls = [self.service_dropdown, self.location_dropdown]
         controls += [self.days_input, self.refresh_button]
         contact = [self.name_text, self.email_text, self.phone_text, self.notes_text]
@@ -556,7 +556,7 @@ class SlotPicker:
             self._expire()
         else:
             self.countdown_label.value = self.countdown_text(now)
-        return self.countdown_label.value
+        return str(self.countdown_label.value)
 
     def _start_countdown(self) -> None:
         self._stop_countdown()
@@ -596,8 +596,9 @@ class SlotPicker:
         for widget in self._all_widgets():
             widget.close()
 
-    def _all_widgets(self) -> list:
-        found, todo = [], [self.widget]
+    def _all_widgets(self) -> list[Any]:
+        found: list[Any] = []
+        todo: list[Any] = [self.widget]
         while todo:
             widget = todo.pop()
             found.append(widget)
