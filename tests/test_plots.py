@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -9,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 from matplotlib.figure import Figure
 
-from zimun_analytics import ZimunClient, fetch_availability, plots
+from zimun_analytics import ZimunClient, fetch_availability, plots, trendplots
 from zimun_analytics.analysis import AXES, WEEKDAY_NAMES, heatmap_table
 from zimun_analytics.errors import InputError
 from zimun_analytics.schema import SLOTS
@@ -384,6 +387,18 @@ EMPTY = {
 def test_empty_input_is_an_input_error(snapshot, name):
     with pytest.raises(InputError, match="is empty"):
         EMPTY[name](snapshot)
+
+
+def test_trend_plots_live_in_trendplots_and_stay_importable_from_plots():
+    assert set(trendplots.__all__) < set(plots.__all__)
+    for name in trendplots.__all__:
+        assert getattr(plots, name) is getattr(trendplots, name)
+
+
+@pytest.mark.parametrize("first", ["trendplots", "plots"])
+def test_either_plot_module_imports_first(first):
+    code = f"import zimun_analytics.{first}; from zimun_analytics.plots import lead_time_plot"
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
 
 
 def test_no_pyplot_figures_are_left_open():

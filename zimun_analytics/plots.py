@@ -1,4 +1,4 @@
-"""Figures of availability: heatmaps of one snapshot, line charts of a snapshot history.
+"""Figures of availability: heatmaps of one snapshot; line charts of a history, re-exported.
 
 Every function draws on ``ax`` when given, else on a new ``matplotlib.figure.Figure`` that
 belongs to no pyplot state (nothing to close, safe headless), and returns the Axes; the small
@@ -6,6 +6,9 @@ multiples return their Figure. Heatmaps keep the conventions of :mod:`analysis`:
 offered" (NaN) is left uncoloured over a light dotted hatch with a legend entry, while "capacity
 used up" (0) is a real colour of the colour-blind-safe ``cividis`` map. Holidays and closed days
 of a calendar are hatched and named on their row. Save with :func:`save_figure`.
+
+The line charts of a snapshot history (``lead_time_plot``, ``fill_curve_plot``,
+``booking_pace_plot``) live in :mod:`trendplots` and are importable from here as well.
 """
 
 from __future__ import annotations
@@ -17,16 +20,31 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.axis import Axis
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Colormap, Normalize
-from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 from matplotlib.transforms import offset_copy
 
-from .analysis import AXES, WEEKDAY_NAMES, heatmap_table
+from .analysis import AXES, heatmap_table
 from .errors import InputError
+
+# The trend plots and line constants stay importable from here. trendplots holds the helpers
+# both modules share, so the import runs one way (plots -> trendplots), never in a circle.
+from .trendplots import LINE_COLORS as LINE_COLORS
+from .trendplots import LINE_FIGSIZE as LINE_FIGSIZE
+from .trendplots import LINE_STYLES as LINE_STYLES
+from .trendplots import MAX_LEGEND_ENTRIES as MAX_LEGEND_ENTRIES
+from .trendplots import (
+    _own_axes,
+    _require_rows,
+    _tick_text,
+    booking_pace_plot,
+    fill_curve_plot,
+    lead_time_plot,
+)
 
 __all__ = [
     "booking_pace_plot",
@@ -49,14 +67,9 @@ MAX_ANNOTATED_CELLS = 250  # about three weeks x opening hours; more numbers cro
 # (and each costs ~1 ms to render: the colours carry the message)
 MAX_PANEL_CELLS = 7 * 16  # small multiples: a week by opening hours still takes numbers
 MAX_TICKS = 31  # more axis labels than this collide; label every n-th instead
-MAX_LEGEND_ENTRIES = 12
-LINE_FIGSIZE = (9.0, 4.5)  # inches
 CELL_IN = 0.42  # inches per heatmap cell of a figure made here
 SAVE_DPI = 110  # sharp on screens and in reports; 150 cost ~40 % more time to render
 SAVE_FORMATS = ("png", "svg")
-# Okabe & Ito (2008), told apart with any colour vision (black left out); then dashes
-LINE_COLORS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442")
-LINE_STYLES = ("-", "--", ":", "-.")
 
 AXIS_LABELS = {
     "weekday": "weekday",
@@ -69,20 +82,12 @@ _NOUNS = {"available": "free capacity", "capacity": "offered capacity"}
 
 
 # -- shared helpers ----------------------------------------------------------------------------
-def _require_rows(frame: pd.DataFrame, what: str, needed: Sequence[str]) -> None:
-    """Raise InputError for an empty frame or one lacking columns."""
-    if frame is None or len(frame) == 0:
-        raise InputError(f"{what} is empty: nothing to plot; fetch or select some data first")
-    missing = [name for name in needed if name not in frame.columns]
-    if missing:
-        raise InputError(f"{what} lacks the columns {', '.join(missing)}")
-
-
-def _own_axes(ax: Axes | None, size: tuple[float, float]) -> Axes:
-    """The caller's Axes, or one on a new pyplot-free Figure."""
-    if ax is not None:
-        return ax
-    return Figure(figsize=size, layout="constrained").add_subplot()
+def _root_figure(ax: Axes) -> Figure:
+    """The Figure an Axes is drawn on; every Axes made by a Figure has one."""
+    figure = ax.get_figure(root=True)
+    if figure is None:
+        raise InputError("the Axes belongs to no Figure; draw on one made by Figure.add_subplot")
+    return figure
 
 
 def _value_label(value: str, agg: str) -> str:
@@ -112,17 +117,7 @@ def _default_title(value: str, agg: str, rows: str, cols: str, subject: str = ""
     return f"{title}\n{subject}" if subject else title
 
 
-def _tick_text(axis_name: str, label: object) -> str:
-    if axis_name == "weekday":
-        return WEEKDAY_NAMES[int(label)]
-    if axis_name == "local_date":
-        return pd.Timestamp(label).strftime("%a %d %b")
-    if axis_name == "local_hour":
-        return f"{int(label):02d}"
-    return str(label)
-
-
-def _set_ticks(axis, axis_name: str, labels: Sequence[object]) -> None:
+def _set_ticks(axis: Axis, axis_name: str, labels: Sequence[object]) -> None:
     """One tick per row/column, or every n-th when there are too many to read."""
     step = max(1, math.ceil(len(labels) / MAX_TICKS))
     positions = range(0, len(labels), step)
@@ -164,7 +159,7 @@ def _draw_table(
 
 
 def _annotate(
-    ax: Axes, grid: np.ma.MaskedArray, cmap: Colormap, norm: Normalize, text: Callable
+    ax: Axes, grid: np.ma.MaskedArray, cmap: Colormap, norm: Normalize, text: Callable[[float], str]
 ) -> None:
     """Write each coloured cell's value, dark on light cells and light on dark ones."""
     size = 7 if grid.shape[1] <= 16 else 5.5
@@ -179,7 +174,9 @@ def _annotate(
             label.set_in_layout(False)  # inside its cell: layout need not measure hundreds of these
 
 
-def _colorbar(fig: Figure, mappable: ScalarMappable, axes, value: str, agg: str) -> None:
+def _colorbar(
+    fig: Figure, mappable: ScalarMappable, axes: Axes | Sequence[Axes], value: str, agg: str
+) -> None:
     bar = fig.colorbar(mappable, ax=axes, label=_value_label(value, agg), shrink=0.9)
     if value == "utilization":
         bar.ax.yaxis.set_major_formatter(PercentFormatter(1.0))
@@ -204,7 +201,9 @@ def _legend(ax: Axes, handles: list[Patch]) -> None:
     )
 
 
-def _hatch(ax: Axes, rows: tuple[int, int], n_cols: int, hatch: str, color: str, zorder: int):
+def _hatch(
+    ax: Axes, rows: tuple[int, int], n_cols: int, hatch: str, color: str, zorder: int
+) -> None:
     """Hatch grid rows ``rows[0]`` to ``rows[1] - 1`` over all columns."""
     box = Rectangle(
         (-0.5, rows[0] - 0.5),
@@ -261,7 +260,7 @@ def capacity_heatmap(
     ax = _own_axes(ax, _grid_size(table))
     norm = _norm([table], value)
     image = _draw_table(ax, table, value, agg, norm, annotate=True)
-    _colorbar(ax.get_figure(root=True), image, ax, value, agg)
+    _colorbar(_root_figure(ax), image, ax, value, agg)
     if table.isna().any(axis=None):
         _legend(ax, [_key("no capacity offered")])
     default = _default_title(value, agg, rows, cols, _subject(slots))
@@ -319,7 +318,7 @@ def calendar_heatmap(
     ax = _own_axes(ax, _grid_size(table))
     image = _draw_table(ax, table, value, "sum", _norm([table], value), annotate=True)
     days_off = _mark_days_off(ax, days, dates, table.shape[1])
-    _colorbar(ax.get_figure(root=True), image, ax, value, "sum")
+    _colorbar(_root_figure(ax), image, ax, value, "sum")
     keys = [_key("no capacity offered")] if table.isna().any(axis=None) else []
     keys += [_key("holiday/closed", DAY_OFF_HATCH, DAY_OFF_COLOR)] if days_off else []
     if keys:
@@ -427,127 +426,6 @@ def _panel_grid(n: int, ncols: int, table: pd.DataFrame) -> tuple[Figure, list[A
     return fig, list(grid[:n])
 
 
-# -- history -----------------------------------------------------------------------------------
-def _history_plot(
-    frame: pd.DataFrame, what: str, keys: list[str], xy: tuple[str, str], ax: Axes | None
-) -> Axes:
-    """One line per group of ``keys`` (Okabe-Ito colours, then dashes), with a legend."""
-    _require_rows(frame, what, [*keys, *xy])
-    ax = _own_axes(ax, LINE_FIGSIZE)
-    x, y = xy
-    groups = frame.sort_values(x).groupby(keys, observed=True, sort=True)
-    for i, (key, part) in enumerate(groups):
-        ax.plot(
-            _naive_utc(part[x]) if x.endswith("_at") else part[x].to_numpy(dtype="float64"),
-            part[y].to_numpy(dtype="float64", na_value=np.nan),  # NaN: a gap, never a zero
-            marker="o",
-            markersize=3,
-            label=_line_label(keys, key),
-            color=LINE_COLORS[i % len(LINE_COLORS)],
-            linestyle=LINE_STYLES[(i // len(LINE_COLORS)) % len(LINE_STYLES)],
-        )
-    if groups.ngroups <= MAX_LEGEND_ENTRIES:
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
-    else:
-        note = f"{groups.ngroups} lines:\ntoo many to label;\nfilter {what} to fewer"
-        ax.text(1.01, 1.0, note, transform=ax.transAxes, va="top", fontsize="small")
-    if x.endswith("_at"):
-        locator = AutoDateLocator()
-        ax.xaxis.set_major_locator(locator)
-        ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
-    return ax
-
-
-def _naive_utc(times: pd.Series) -> np.ndarray:
-    """UTC instants as naive datetime64, which matplotlib dates natively (no pandas converters)."""
-    return pd.to_datetime(times, utc=True).dt.tz_localize(None).to_numpy()
-
-
-def _line_label(keys: list[str], key: tuple) -> str:
-    """``s_haircut @ l_berlin``, then any further key: ``s_haircut @ l_berlin, Mon 30 Mar``."""
-    texts = [_tick_text(name, value) for name, value in zip(keys, key, strict=True)]
-    return ", ".join([" @ ".join(texts[:2]), *texts[2:]])
-
-
-def _floor_at_zero(values: pd.Series) -> float:
-    """0, or the lowest value if it is below 0 (NaN ignored)."""
-    numbers = values.to_numpy(dtype="float64", na_value=np.nan)
-    return min(0.0, float(np.nanmin(numbers))) if np.isfinite(numbers).any() else 0.0
-
-
-def lead_time_plot(trend: pd.DataFrame, ax: Axes | None = None) -> Axes:
-    """Hours to the next free slot at each fetch, one line per service @ location.
-
-    Parameters
-    ----------
-    trend : pandas.DataFrame
-        ``trends.lead_time_trend``: fetched_at (UTC), service_id, location_id,
-        next_lead_time_hours (NaN when nothing was free, drawn as a gap).
-    ax : matplotlib.axes.Axes or None
-        Where to draw; None makes a new Figure.
-
-    Returns
-    -------
-    matplotlib.axes.Axes
-    """
-    keys = ["service_id", "location_id"]
-    ax = _history_plot(trend, "trend", keys, ("fetched_at", "next_lead_time_hours"), ax)
-    ax.set_ylim(bottom=0)
-    ax.set(xlabel="fetched at (UTC)", ylabel="lead time to the next free slot (hours)")
-    ax.set_title("Lead time to the next free slot")
-    return ax
-
-
-def fill_curve_plot(curves: pd.DataFrame, ax: Axes | None = None) -> Axes:
-    """Free capacity of each target date as it approaches, one line per service @ location, date.
-
-    Parameters
-    ----------
-    curves : pandas.DataFrame
-        ``trends.fill_curves``: service_id, location_id, local_date, days_before, free_capacity.
-    ax : matplotlib.axes.Axes or None
-        Where to draw; None makes a new Figure.
-
-    Returns
-    -------
-    matplotlib.axes.Axes
-        The x axis runs from many days before down to the date itself (0) at the right.
-    """
-    keys = ["service_id", "location_id", "local_date"]
-    ax = _history_plot(curves, "curves", keys, ("days_before", "free_capacity"), ax)
-    ax.invert_xaxis()  # time runs toward the date, which sits at the right edge
-    ax.set_xlim(right=_floor_at_zero(curves["days_before"]))
-    ax.set_ylim(bottom=0)
-    ax.set(xlabel="days before the date", ylabel="free capacity (staff-slots)")
-    ax.set_title("Fill curves: free capacity as the date approaches")
-    return ax
-
-
-def booking_pace_plot(pace: pd.DataFrame, ax: Axes | None = None) -> Axes:
-    """Staff-slots taken per day between fetches, one line per service @ location.
-
-    Parameters
-    ----------
-    pace : pandas.DataFrame
-        ``trends.booking_pace``: service_id, location_id, to_fetched_at (UTC; each point sits
-        at its interval's end), taken_per_day.
-    ax : matplotlib.axes.Axes or None
-        Where to draw; None makes a new Figure.
-
-    Returns
-    -------
-    matplotlib.axes.Axes
-    """
-    keys = ["service_id", "location_id"]
-    ax = _history_plot(pace, "pace", keys, ("to_fetched_at", "taken_per_day"), ax)
-    ax.set(
-        xlabel="interval end: fetched at (UTC)", ylabel="booking pace (staff-slots taken per day)"
-    )
-    ax.set_ylim(bottom=_floor_at_zero(pace["taken_per_day"]))
-    ax.set_title("Booking pace between snapshots")
-    return ax
-
-
 def save_figure(figure_or_ax: Figure | Axes, path: str | Path) -> Path:
     """Write a figure, or an Axes' figure, as PNG or SVG by the path's suffix; close nothing.
 
@@ -566,9 +444,7 @@ def save_figure(figure_or_ax: Figure | Axes, path: str | Path) -> Path:
     path, fmt = Path(path), Path(path).suffix.lower().lstrip(".")
     if fmt not in SAVE_FORMATS:
         raise InputError(f"cannot save {path.name!r}: the suffix must be .png or .svg")
-    figure = (
-        figure_or_ax if isinstance(figure_or_ax, Figure) else figure_or_ax.get_figure(root=True)
-    )
+    figure = figure_or_ax if isinstance(figure_or_ax, Figure) else _root_figure(figure_or_ax)
     metadata = {"Date": None} if fmt == "svg" else None  # reproducible SVG files
     figure.savefig(path, format=fmt, dpi=SAVE_DPI, metadata=metadata)
     return path
