@@ -17,8 +17,8 @@ from zimun_analytics import (
     Slot,
     SlotUnavailableError,
     ZimunClient,
+    pickerparts,
 )
-from zimun_analytics import widgets as widgets_module
 from zimun_analytics.sandbox import Sandbox
 from zimun_analytics.widgets import SlotPicker
 
@@ -158,7 +158,7 @@ def test_expired_hold_disables_confirm_and_says_why(make_picker, fresh):
 
 
 def test_live_countdown_ticks_and_stops_on_expiry(make_picker, fresh, monkeypatch):
-    monkeypatch.setattr(widgets_module, "COUNTDOWN_TICK_S", 0.05)
+    monkeypatch.setattr(pickerparts, "COUNTDOWN_TICK_S", 0.05)
     sb, zimun = fresh
     picker = make_picker(client=zimun, now=sb.now, live_countdown=True)
     picker.select(free_slot(picker).start)
@@ -173,7 +173,7 @@ def test_live_countdown_ticks_and_stops_on_expiry(make_picker, fresh, monkeypatc
     while "expired" not in picker.message and time.monotonic() < deadline:
         time.sleep(0.02)
     assert "expired after 10 minutes" in picker.message and picker.confirm_button.disabled
-    assert picker._ticker is None and picker.output.outputs == ()
+    assert not picker._ticker.running and picker.output.outputs == ()
 
 
 def test_slot_taken_meanwhile_refreshes_and_says_just_taken(make_picker, rival):
@@ -352,9 +352,9 @@ def test_close_stops_the_countdown_and_closes_the_widgets(make_picker):
     picker = make_picker(live_countdown=True)
     picker.select(free_slot(picker).start)
     picker.hold()
-    assert picker._ticker is not None
+    assert picker._ticker.running
     picker.release()
-    assert picker._ticker is None
+    assert not picker._ticker.running
     picker.close()
     assert picker.widget.comm is None and picker.heatmap.comm is None
 

@@ -10,9 +10,7 @@ the widget's ``Output``, never lost. ``ipywidgets`` is imported inside methods o
 
 from __future__ import annotations
 
-import asyncio
 import html
-import threading
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,44 +18,22 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from .client import check_email
-from .config import HOLD_TTL, MAX_DAYS_AHEAD
+from .config import MAX_DAYS_AHEAD
 from .errors import HoldExpiredError, InputError, SlotUnavailableError, ZimunError
 from .models import Appointment, Availability, Hold, Slot
-from .slotgrid import FULL_COLOR, Cell, cell_colors, free_count, hour_grid, legend_html
+from .pickerparts import (
+    EXPIRED,
+    HOLD_MINUTES,
+    JUST_TAKEN,
+    Ticker,
+    contact_problems,
+    explain,
+    heatmap_children,
+)
+from .slotgrid import Cell, free_count, hour_grid, legend_html
 from .sync_client import ZimunClient
 
 __all__ = ["SlotPicker"]
-
-COUNTDOWN_TICK_S = 1.0  # how often the live countdown redraws
-HOLD_MINUTES = int(HOLD_TTL.total_seconds() // 60)
-CELL_WIDTH, CELL_HEIGHT, LABEL_WIDTH = "42px", "28px", "96px"
-JUST_TAKEN = "That slot was just taken by someone else: the heatmap is refreshed, pick another."
-EXPIRED = (
-    f"The hold expired after {HOLD_MINUTES} minutes, so Confirm is disabled: "
-    "select the slot and Hold it again."
-)
-
-
-def _contact_problems(name: str, email: str) -> list[str]:
-    """What is wrong with a contact, one message naming each bad field; empty when fine."""
-    problems = [] if name.strip() else ["contact name is required"]
-    if not email.strip():
-        problems.append("contact email is required")
-    else:
-        try:
-            check_email(email.strip())
-        except InputError:
-            problems.append("contact email is not an email address such as dana@example.com")
-    return problems
-
-
-def _explain(error: ZimunError) -> str:
-    if isinstance(error, SlotUnavailableError):
-        return JUST_TAKEN
-    if isinstance(error, HoldExpiredError):
-        return EXPIRED
-    return str(error)
 
 
 class SlotPicker:
@@ -114,8 +90,7 @@ class SlotPicker:
         self.message = ""
         self._expired = False
         self._quiet = False
-        self._ticker: Any = None
-        self._generation, self._lock = 0, threading.Lock()
+        self._ticker = Ticker(lambda: self._guarded(self.tick), self._hold_live)
         self._cells: dict[tuple[date, int], Cell] = {}
         self._zone = ZoneInfo("UTC")
         self.services = {s.service_id: s for s in client.services() if s.active}
@@ -217,7 +192,7 @@ class SlotPicker:
         try:
             return action(*args)
         except ZimunError as error:  # expected: one line and what to do, no traceback
-            self._say(_explain(error), error=True)
+            self._say(explain(error), error=True)
             self.output.append_stderr(f"{type(error).__name__}: {error}\n")
         except Exception:  # a bug: a widget callback has no caller to raise to, so show it all
             self._say("Unexpected error: the traceback is below.", error=True)
@@ -245,53 +220,25 @@ class SlotPicker:
 
         old = list(self.heatmap.children)
         days = [day.date for day in self.availability.days]
-        hours = sorted({hour for _, hour in self._cells})
-        most = max((cell.free for cell in self._cells.values()), default=0)
-        head = [w.Label("", layout=w.Layout(width=LABEL_WIDTH))]
-        head += [w.Label(f"{hour:02d}:00") for hour in hours]
-        rows = []
-        for day in days:
-            rows.append(w.Label(day.strftime("%a %d %b"), layout=w.Layout(width=LABEL_WIDTH)))
-            rows += [self._cell_button(w, self._cells[(day, hour)], most) for hour in hours]
-        self.heatmap.layout.grid_template_columns = f"{LABEL_WIDTH} repeat({len(hours)}, auto)"
-        self.heatmap.children = head + rows if hours else [w.Label("No slots in this window.")]
-        self.legend.value = legend_html(most)
+        children, columns = heatmap_children(w, self._cells, days, self._zone, self._selector)
+        self.heatmap.layout.grid_template_columns = columns
+        self.heatmap.children = children
+        self.legend.value = legend_html(max((c.free for c in self._cells.values()), default=0))
         for widget in old:
             widget.close()
 
-    def _cell_button(self, w: Any, cell: Cell, most: int) -> Any:
-        when = f"{cell.day:%a %d %b %Y} {cell.hour:02d}:00-{cell.hour + 1:02d}:00"
-        text = {"free": str(cell.free), "full": "0", "holiday": "hol"}.get(cell.kind, "")
-        tips = {
-            "free": f"{cell.free} free of {sum(s.capacity or 0 for s in cell.slots)}",
-            "full": "fully booked",
-            "holiday": f"holiday: {cell.note}",
-            "closed": "closed" if cell.note == "closed" else "no slots offered",
-            "past": "this hour has begun: nothing left to book in it",
-        }
-        button = w.Button(
-            description=text,
-            tooltip=f"{when} ({self._zone.key}): {tips[cell.kind]}",
-            disabled=cell.kind != "free",
-            layout=w.Layout(width=CELL_WIDTH, height=CELL_HEIGHT),
-        )
-        if cell.kind in ("free", "full"):
-            color, ink = cell_colors(cell.free, most) if cell.free else (FULL_COLOR, "#000000")
-            button.style.button_color, button.style.text_color = color, ink
-        for name in ("cell", cell.kind, f"d-{cell.day.isoformat()}", f"h-{cell.hour:02d}"):
-            button.add_class(f"zimun-{name}")
-        button.on_click(self._on(lambda _: self.select_hour(cell.day, cell.hour)))
-        return button
+    def _selector(self, day: date, hour: int) -> Callable[[Any], None]:
+        return self._on(lambda _: self.select_hour(day, hour))
 
     def _update_buttons(self) -> None:
         live = self._hold_live()
         self.hold_button.disabled = self.selected_slot is None
         self.release_button.disabled = not live
-        problems = _contact_problems(self.name_text.value, self.email_text.value)
+        problems = contact_problems(self.name_text.value, self.email_text.value)
         self.confirm_button.disabled = not live or bool(problems)
 
     def _check_contact(self) -> list[str]:
-        problems = _contact_problems(self.name_text.value, self.email_text.value)
+        problems = contact_problems(self.name_text.value, self.email_text.value)
         text = "; ".join(problems) if problems else "contact looks good"
         kind = "error" if problems else "info"
         self.contact_status.value = f'<span class="zimun-{kind}">{html.escape(text)}</span>'
@@ -483,7 +430,7 @@ class SlotPicker:
         """
         if self.current_hold is None:
             raise InputError("hold a slot first: there is nothing to confirm")
-        problems = _contact_problems(contact_name, contact_email)
+        problems = contact_problems(contact_name, contact_email)
         if problems:
             raise InputError("; ".join(problems))
         hold = self.current_hold
@@ -559,36 +506,12 @@ class SlotPicker:
         return str(self.countdown_label.value)
 
     def _start_countdown(self) -> None:
-        self._stop_countdown()
-        if not self.live_countdown:
-            return
-        try:  # in a kernel a loop runs: tick on it, with the widgets' own thread
-            self._ticker = asyncio.get_running_loop().create_task(self._tick_async())
-        except RuntimeError:  # a plain script: a timer thread
-            self._schedule(self._generation)
-
-    async def _tick_async(self) -> None:
-        while self._hold_live():
-            await asyncio.sleep(COUNTDOWN_TICK_S)
-            self._guarded(self.tick)
-
-    def _schedule(self, generation: int) -> None:
-        def run() -> None:
-            self._guarded(self.tick)
-            with self._lock:  # stopped meanwhile (confirm, release, close): tick no more
-                if generation == self._generation and self._hold_live():
-                    self._schedule(generation)
-
-        self._ticker = threading.Timer(COUNTDOWN_TICK_S, run)
-        self._ticker.daemon = True
-        self._ticker.start()
+        self._ticker.stop()
+        if self.live_countdown:
+            self._ticker.start()
 
     def _stop_countdown(self) -> None:
-        with self._lock:
-            self._generation += 1  # a timer already running will not schedule another
-            if self._ticker is not None:
-                self._ticker.cancel()
-                self._ticker = None
+        self._ticker.stop()
 
     def close(self) -> None:
         """Stop the countdown and close every widget (the client stays open)."""

@@ -1,0 +1,168 @@
+"""Parts of the slot picker's view: the heatmap of buttons, contact checks and messages.
+
+No state of its own: :class:`~zimun_analytics.widgets.SlotPicker` owns the widgets and calls
+these to build them. ``ipywidgets`` arrives as the argument ``w`` (imported by the caller inside
+a method), so importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from .client import check_email
+from .config import HOLD_TTL
+from .errors import HoldExpiredError, InputError, SlotUnavailableError, ZimunError
+from .slotgrid import FULL_COLOR, Cell, cell_colors
+
+__all__ = [
+    "CELL_HEIGHT",
+    "CELL_WIDTH",
+    "COUNTDOWN_TICK_S",
+    "EXPIRED",
+    "HOLD_MINUTES",
+    "JUST_TAKEN",
+    "LABEL_WIDTH",
+    "Ticker",
+    "contact_problems",
+    "explain",
+    "heatmap_children",
+]
+
+COUNTDOWN_TICK_S = 1.0  # how often the live countdown redraws
+HOLD_MINUTES = int(HOLD_TTL.total_seconds() // 60)
+CELL_WIDTH, CELL_HEIGHT, LABEL_WIDTH = "42px", "28px", "96px"
+JUST_TAKEN = "That slot was just taken by someone else: the heatmap is refreshed, pick another."
+EXPIRED = (
+    f"The hold expired after {HOLD_MINUTES} minutes, so Confirm is disabled: "
+    "select the slot and Hold it again."
+)
+_TEXT = {"free": "{free}", "full": "0", "holiday": "hol"}  # closed and past cells stay blank
+
+
+def contact_problems(name: str, email: str) -> list[str]:
+    """What is wrong with a contact, one message naming each bad field; empty when fine."""
+    problems = [] if name.strip() else ["contact name is required"]
+    if not email.strip():
+        problems.append("contact email is required")
+    else:
+        try:
+            check_email(email.strip())
+        except InputError:
+            problems.append("contact email is not an email address such as dana@example.com")
+    return problems
+
+
+def explain(error: ZimunError) -> str:
+    """The status line for an error: what happened and what to do next."""
+    if isinstance(error, SlotUnavailableError):
+        return JUST_TAKEN
+    if isinstance(error, HoldExpiredError):
+        return EXPIRED
+    return str(error)
+
+
+def heatmap_children(
+    w: Any,
+    cells: dict[tuple[date, int], Cell],
+    days: list[date],
+    zone: ZoneInfo,
+    on_select: Callable[[date, int], Callable[[Any], None]],
+) -> tuple[list[Any], str]:
+    """The heatmap's widgets and its CSS ``grid_template_columns``.
+
+    An hour header, then for each day its label and a button per hour; ``on_select(day,
+    hour)`` makes each button's click callback.
+    """
+    hours = sorted({hour for _, hour in cells})
+    if not hours:
+        return [w.Label("No slots in this window.")], "auto"
+    most = max(cell.free for cell in cells.values())
+    children = [w.Label("", layout=w.Layout(width=LABEL_WIDTH))]
+    children += [w.Label(f"{hour:02d}:00") for hour in hours]
+    for day in days:
+        children.append(w.Label(day.strftime("%a %d %b"), layout=w.Layout(width=LABEL_WIDTH)))
+        for hour in hours:
+            button = _cell_button(w, cells[(day, hour)], most, zone)
+            button.on_click(on_select(day, hour))
+            children.append(button)
+    return children, f"{LABEL_WIDTH} repeat({len(hours)}, auto)"
+
+
+def _cell_button(w: Any, cell: Cell, most: int, zone: ZoneInfo) -> Any:
+    """One hour's button: count, colour, tooltip and CSS classes; clickable only when free."""
+    when = f"{cell.day:%a %d %b %Y} {cell.hour:02d}:00-{cell.hour + 1:02d}:00"
+    tips = {
+        "free": f"{cell.free} free of {sum(s.capacity or 0 for s in cell.slots)}",
+        "full": "fully booked",
+        "holiday": f"holiday: {cell.note}",
+        "closed": "closed" if cell.note == "closed" else "no slots offered",
+        "past": "this hour has begun: nothing left to book in it",
+    }
+    button = w.Button(
+        description=_TEXT.get(cell.kind, "").format(free=cell.free),
+        tooltip=f"{when} ({zone.key}): {tips[cell.kind]}",
+        disabled=cell.kind != "free",
+        layout=w.Layout(width=CELL_WIDTH, height=CELL_HEIGHT),
+    )
+    if cell.kind in ("free", "full"):
+        color, ink = cell_colors(cell.free, most) if cell.free else (FULL_COLOR, "#000000")
+        button.style.button_color, button.style.text_color = color, ink
+    for name in ("cell", cell.kind, f"d-{cell.day.isoformat()}", f"h-{cell.hour:02d}"):
+        button.add_class(f"zimun-{name}")
+    return button
+
+
+class Ticker:
+    """Call ``tick`` every :data:`COUNTDOWN_TICK_S` seconds while ``live()`` holds.
+
+    In a kernel an event loop runs, so ticks are a task on it (the widgets' own thread); in a
+    plain script, a chain of daemon timer threads. ``stop()`` ends either, and a timer already
+    running when it is called schedules no other.
+    """
+
+    def __init__(self, tick: Callable[[], object], live: Callable[[], bool]) -> None:
+        self._tick, self._live = tick, live
+        self._pending: asyncio.Task[None] | threading.Timer | None = None
+        self._generation, self._lock = 0, threading.Lock()
+
+    @property
+    def running(self) -> bool:
+        """Whether ticks are scheduled (between ``start`` and ``stop``)."""
+        return self._pending is not None
+
+    def start(self) -> None:
+        """Begin ticking (after one interval)."""
+        try:
+            self._pending = asyncio.get_running_loop().create_task(self._run_async())
+        except RuntimeError:  # no running loop: a plain script
+            self._schedule(self._generation)
+
+    def stop(self) -> None:
+        """Tick no more."""
+        with self._lock:
+            self._generation += 1
+            if self._pending is not None:
+                self._pending.cancel()
+                self._pending = None
+
+    async def _run_async(self) -> None:
+        while self._live():
+            await asyncio.sleep(COUNTDOWN_TICK_S)
+            self._tick()
+
+    def _schedule(self, generation: int) -> None:
+        def run() -> None:
+            self._tick()
+            with self._lock:  # stopped meanwhile (confirm, release, close): tick no more
+                if generation == self._generation and self._live():
+                    self._schedule(generation)
+
+        timer = threading.Timer(COUNTDOWN_TICK_S, run)
+        timer.daemon = True
+        self._pending = timer
+        timer.start()
