@@ -17,13 +17,15 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)  ## the main job (the snapshot export + heatmaps), on an embedded sandbox, into data/
 	$(PY) -m zimun_analytics snapshot --sandbox --out data/ --report-dir data/reports
 
-test: $(STAMP)  ## lint, then the whole test suite
+test: $(STAMP)  ## lint and type-check, then the whole test suite
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 	$(PY) -m pytest
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 
 format: $(STAMP)
 	$(PY) -m ruff format .

@@ -134,7 +134,9 @@ class SandboxMiddleware:
 
         return send_with_headers
 
-    async def _send_error(self, scope: Scope, receive: Receive, send: Send, error: ApiError):
+    async def _send_error(
+        self, scope: Scope, receive: Receive, send: Send, error: ApiError
+    ) -> None:
         response = error_response(Request(scope, receive), error)
         await response(scope, receive, self._decorate(scope, send, drop=False))
 

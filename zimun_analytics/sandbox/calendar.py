@@ -14,7 +14,7 @@ from typing import Literal
 
 import holidays as holiday_data
 
-from .world import Location, Service, World
+from .world import Interval, Location, Service, World
 
 __all__ = ["Calendar", "DayPlan", "GridCheck", "GridSlot", "to_utc_iso"]
 
@@ -103,7 +103,9 @@ class Calendar:
         staff_ids = frozenset(sid for slot in slots for sid in slot.staff_ids)
         return DayPlan("open", slots, by_start, staff_ids)
 
-    def _grid(self, service: Service, location: Location, day: date, opening) -> list[GridSlot]:
+    def _grid(
+        self, service: Service, location: Location, day: date, opening: tuple[Interval, ...]
+    ) -> list[GridSlot]:
         staff = [
             member
             for member in self._world.staff[location.location_id]
@@ -126,7 +128,9 @@ class Calendar:
         return slots
 
     @staticmethod
-    def _slot(location: Location, day: date, minute: int, service: Service, able) -> GridSlot:
+    def _slot(
+        location: Location, day: date, minute: int, service: Service, able: tuple[str, ...]
+    ) -> GridSlot:
         start = _local(day, minute, location)
         end = _local(day, minute + service.duration_minutes, location)
         start_ts = int(start.timestamp())

@@ -13,8 +13,9 @@ import random
 import threading
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
-from .calendar import Calendar, GridSlot, to_utc_iso
+from .calendar import Calendar, DayPlan, GridSlot, to_utc_iso
 from .clock import SandboxClock
 from .demand import booking_probability, candidate_slots, pick_lead_days
 from .errors import ApiError, not_found
@@ -28,6 +29,9 @@ MAX_START_DAYS_AHEAD = 365
 SIMULATED_BOOKINGS_PER_HOUR = 1.5  # per location
 MAX_SIMULATED_BOOKINGS = 5_000  # per clock advance, so a year-long jump stays quick
 _RENDER_CACHE_SIZE = 50_000  # rendered service-location-days kept
+Json = dict[str, Any]
+Busy = dict[str, list[tuple[int, int]]]  # staff id -> busy [start, end) POSIX seconds
+Contact = dict[str, str | None]  # contact_name, contact_email, contact_phone, notes
 
 
 @dataclass
@@ -57,7 +61,7 @@ class Appointment:
     staff_id: str
     slot: GridSlot
     day: date
-    contact: dict[str, str | None]
+    contact: Contact
     created_at: datetime
     updated_at: datetime
     status: str = "confirmed"  # confirmed | cancelled
@@ -78,7 +82,7 @@ class BookingEngine:
         self._materialized: set[tuple[str, date]] = set()
         # rendered days, valid while their date's version stands and no slot or hold expires
         self._versions: dict[date, int] = {}
-        self._rendered: dict[tuple, tuple[int, float, dict]] = {}
+        self._rendered: dict[tuple[str, str, date, bool], tuple[int, float, Json]] = {}
         self.holds: dict[str, Hold] = {}
         self.appointments: dict[str, Appointment] = {}
 
@@ -152,7 +156,9 @@ class BookingEngine:
         entries = self._busy.get((staff_id, day), [])
         entries[:] = [(s, e, new if ref == old else ref) for s, e, ref in entries]
 
-    def free_staff(self, slot: GridSlot, day: date, now: datetime, ignore=None) -> list[str]:
+    def free_staff(
+        self, slot: GridSlot, day: date, now: datetime, ignore: str | None = None
+    ) -> list[str]:
         """Able staff with nothing overlapping the slot (after materializing the day)."""
         return [sid for sid in slot.staff_ids if self._is_free(sid, day, slot, now, ignore)]
 
@@ -182,7 +188,7 @@ class BookingEngine:
         days_ahead: int,
         start_date: date | None,
         omit_full: bool,
-    ) -> dict:
+    ) -> Json:
         """The availability document of the contract for one service at one location."""
         service = self.service(organization_id, service_id)
         location = self.location_for(organization_id, service, location_id, in_body=False)
@@ -217,7 +223,7 @@ class BookingEngine:
 
     def _day(
         self, service: Service, location: Location, day: date, now: datetime, omit_full: bool
-    ) -> dict:
+    ) -> Json:
         """One day of the availability document, from the render cache while still valid."""
         key = (service.service_id, location.location_id, day, omit_full)
         now_ts = now.timestamp()
@@ -225,7 +231,7 @@ class BookingEngine:
         if cached and cached[0] == self._versions.get(day, 0) and now_ts < cached[1]:
             return cached[2]
         plan = self.calendar.day_plan(service.service_id, location.location_id, day)
-        slots: list[dict] = []
+        slots: list[Json] = []
         valid_until = math.inf
         if plan.slots:
             self.materialize(location, day)
@@ -240,7 +246,7 @@ class BookingEngine:
         return rendered
 
     @staticmethod
-    def _render_slots(plan, busy, now_ts: float, omit_full: bool) -> list[dict]:
+    def _render_slots(plan: DayPlan, busy: Busy, now_ts: float, omit_full: bool) -> list[Json]:
         slots = []
         for slot in plan.slots:
             if slot.start_ts <= now_ts:
@@ -261,12 +267,12 @@ class BookingEngine:
                 )
         return slots
 
-    def _live_busy(self, staff_ids, day: date, now: datetime):
+    def _live_busy(self, staff_ids: frozenset[str], day: date, now: datetime) -> tuple[Busy, float]:
         """Each staff member's busy intervals that day, expired holds left out.
 
         Also returns when the first live hold among them expires: the picture changes then.
         """
-        busy: dict[str, list[tuple[int, int]]] = {}
+        busy: Busy = {}
         first_expiry = math.inf
         for staff_id in staff_ids:
             intervals = busy[staff_id] = []
@@ -280,7 +286,9 @@ class BookingEngine:
 
     # -- taking a slot ---------------------------------------------------------------------
 
-    def find_slot(self, service: Service, location: Location, moment: datetime):
+    def find_slot(
+        self, service: Service, location: Location, moment: datetime
+    ) -> tuple[GridSlot, date]:
         """The grid slot at ``moment`` and its local date; 422 off the grid, 409 not offered."""
         if not service.active:
             raise ApiError(409, "slot_unavailable", f"{service.service_id} is no longer offered")
@@ -303,15 +311,19 @@ class BookingEngine:
                 "no slot is offered at that time (closed, holiday or outside hours)",
             )
         day = moment.astimezone(location.tz).date()
-        slot = self.calendar.day_plan(service.service_id, location.location_id, day).by_start[
-            int(moment.timestamp())
-        ]
+        plan = self.calendar.day_plan(service.service_id, location.location_id, day)
+        slot = plan.by_start[int(moment.timestamp())]
         if slot.start_ts <= self.clock.now().timestamp():
             raise ApiError(409, "slot_unavailable", "that slot has already started")
         return slot, day
 
     def _take(
-        self, slot: GridSlot, day: date, location: Location, ignore=None, prefer: str | None = None
+        self,
+        slot: GridSlot,
+        day: date,
+        location: Location,
+        ignore: str | None = None,
+        prefer: str | None = None,
     ) -> str:
         self.materialize(location, day)
         free = self.free_staff(slot, day, self.clock.now(), ignore)
@@ -368,7 +380,7 @@ class BookingEngine:
             hold.status = "released"
             self._vacate(hold.staff_id, hold.day, hold.hold_id)
 
-    def confirm(self, organization_id: str, hold_id: str, contact: dict) -> Appointment:
+    def confirm(self, organization_id: str, hold_id: str, contact: Contact) -> Appointment:
         """Turn a live hold into an appointment and email the customer."""
         with self.lock:
             hold = self.get_hold(organization_id, hold_id)
@@ -421,7 +433,9 @@ class BookingEngine:
                 self._email("cancelled", appointment)
             return appointment
 
-    def reschedule(self, organization_id: str, appointment_id: str, moment: datetime):
+    def reschedule(
+        self, organization_id: str, appointment_id: str, moment: datetime
+    ) -> Appointment:
         """Move an appointment to another free slot of the same service and location."""
         with self.lock:
             appointment = self.get_appointment(organization_id, appointment_id)

@@ -7,8 +7,9 @@ Handlers raise :class:`ApiError`; the app renders it as the contract's envelope
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 __all__ = ["ApiError", "FieldChecker", "not_found"]
 
@@ -17,6 +18,8 @@ _PHONE = re.compile(r"^\+?[0-9 ()./-]{5,32}$")
 MAX_NAME_CHARS = 200
 MAX_NOTES_CHARS = 2000
 MIN_YEAR, MAX_YEAR = 1970, 9000  # far from datetime's limits, so zone conversions cannot overflow
+
+T = TypeVar("T")
 
 
 class ApiError(Exception):
@@ -28,14 +31,14 @@ class ApiError(Exception):
         code: str,
         message: str,
         details: list[dict[str, str]] | None = None,
-        headers: dict[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.details = details
-        self.headers = headers or {}
+        self.headers: Mapping[str, str] = headers or {}
 
 
 def not_found(kind: str, identifier: str) -> ApiError:
@@ -116,8 +119,21 @@ class FieldChecker:
             return None
         return value
 
+    def checked(self, field: str, value: T | None) -> T:
+        """Return a required field's value once :meth:`raise_if_any` has passed (never None then).
+
+        A caller that skipped :meth:`raise_if_any` still gets the field's 422, not a crash.
+        """
+        if value is None:
+            self.problem(field, "is required")
+            raise self._error()
+        return value
+
     def raise_if_any(self) -> None:
         """Raise one 422 ``validation_error`` when any problem was recorded."""
         if self.details:
-            fields = ", ".join(d["field"] for d in self.details)
-            raise ApiError(422, "validation_error", f"invalid fields: {fields}", self.details)
+            raise self._error()
+
+    def _error(self) -> ApiError:
+        fields = ", ".join(d["field"] for d in self.details)
+        return ApiError(422, "validation_error", f"invalid fields: {fields}", self.details)

@@ -5,7 +5,8 @@ endpoints with their headers and error responses, and the sandbox-only endpoints
 operations are tables (``API_OPERATIONS``, ``OTHER_OPERATIONS``, ``ERRORS``, ...); each
 operation lists the error *codes* it can give, and its error responses are derived from them.
 Every schema, header, parameter and error response is built once, by a small function, and
-referenced elsewhere with ``$ref``. Standard library only, so importing this costs nothing.
+referenced elsewhere with ``$ref``; the schemas of the request and response bodies live in
+:mod:`.openapi_schemas`. Standard library only, so importing this costs nothing.
 """
 
 from __future__ import annotations
@@ -14,9 +15,22 @@ import re
 from http import HTTPStatus
 from typing import Any
 
-__all__ = ["build_openapi"]
+from .openapi_schemas import (
+    DEFAULT_DAYS_AHEAD,
+    ERROR_CODES,
+    HOLD_TTL_MINUTES,
+    MAX_DAYS_AHEAD,
+    MIN_DAYS_AHEAD,
+    Json,
+    component_schemas,
+    date_string,
+    integer,
+    ref,
+    schema_ref,
+    string,
+)
 
-Json = dict[str, Any]
+__all__ = ["build_openapi"]
 
 OPENAPI_VERSION = "3.1.0"
 TITLE = "Zimun booking API (sandbox)"
@@ -26,16 +40,10 @@ TOKEN_PATH = "/oauth/token"
 BEARER_SCHEME = "bearerAuth"
 BASIC_SCHEME = "clientBasic"
 
-TOKEN_TTL_S = 3600
 TOKEN_RATE_PER_MINUTE = 10
-HOLD_TTL_MINUTES = 10
 IDEMPOTENCY_TTL_HOURS = 24
 MAX_IDEMPOTENCY_KEY_CHARS = 255
 MIN_PAGE_SIZE, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE = 1, 100, 50
-MIN_DAYS_AHEAD, MAX_DAYS_AHEAD, DEFAULT_DAYS_AHEAD = 1, 60, 7
-# RFC 3339 date-times need an offset anyway; the pattern makes that explicit on request fields.
-OFFSET_PATTERN = r"(Z|z|[+-]\d{2}:\d{2})$"
-DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 
 ORG, AVAIL, READ, WRITE = "org:read", "availability:read", "appointments:read", "appointments:write"
 SCOPES = (
@@ -97,23 +105,6 @@ DESCRIPTIONS = {
     "advanceClock": "Moves the sandbox clock; with `simulate` the demand model books slots.",
 }
 
-# code, status, when: the contract's error table, plus 405 for a known path, wrong method
-ERROR_CODES = (
-    ("invalid_request", "400", "malformed query/body, unknown parameter value, bad `days_ahead`"),
-    ("location_required", "400", "the service is at several locations and no `location_id`"),
-    ("invalid_token", "401", "no, expired or unknown token"),
-    ("insufficient_scope", "403", "the token lacks the scope"),
-    ("not_found", "404", "unknown id, or an id of another organization"),
-    ("method_not_allowed", "405", "the path exists, but not with this method"),
-    ("slot_unavailable", "409", "the slot is no longer free (held, booked, closed, outside hours)"),
-    ("hold_already_confirmed", "409", "the hold is already an appointment (not a replay)"),
-    ("invalid_state", "409", "e.g. rescheduling a cancelled appointment"),
-    ("hold_expired", "410", f"the hold is older than {HOLD_TTL_MINUTES} minutes, or was released"),
-    ("validation_error", "422", "field-level problems, listed in `details`"),
-    ("idempotency_key_reused", "422", "same `Idempotency-Key` with a different body"),
-    ("rate_limited", "429", "too many requests; wait `Retry-After` seconds"),
-    ("internal", "5XX", "server fault"),
-)
 ERROR_HEADERS = {"401": ("WWW-Authenticate",), "429": ("Retry-After",)}
 STATUS_TEXT = {"200": "OK.", "201": "Created.", "204": "No content."}
 
@@ -125,14 +116,6 @@ TAGS = (
     ("sandbox", "Sandbox only; no token needed."),
 )
 TAG_ORDER = tuple(name for name, _ in TAGS)
-
-ID_PREFIXES = (  # schema name, prefix, noun, example
-    ("OrganizationId", "o", "organization", "o_demo"),
-    ("LocationId", "l", "location", "l_berlin"),
-    ("ServiceId", "s", "service", "s_123"),
-    ("HoldId", "h", "hold", "h_123"),
-    ("AppointmentId", "a", "appointment", "a_123"),
-)
 
 HEADERS = (  # name, description, type, always present where listed
     ("X-Request-Id", "Id of this request; an error's `request_id` equals it.", "string", True),
@@ -160,60 +143,10 @@ A local emulation ("sandbox") of the Zimun booking API. Flow: token -> availabil
 """
 
 
-def _ref(kind: str, name: str) -> Json:
-    return {"$ref": f"#/components/{kind}/{name}"}
-
-
-def _schema_ref(name: str) -> Json:
-    return _ref("schemas", name)
-
-
-def _obj(properties: Json, required: tuple[str, ...] | None = None, description: str = "") -> Json:
-    """Return an object schema; every property is required unless ``required`` says otherwise."""
-    schema: Json = {"type": "object", "properties": properties}
-    schema["required"] = list(properties if required is None else required)
-    return schema | ({"description": description} if description else {})
-
-
-def _str(description: str, **extra: Any) -> Json:
-    return {"type": "string", "description": description, **extra}
-
-
-def _int(description: str, minimum: int, **extra: Any) -> Json:
-    return {"type": "integer", "description": description, "minimum": minimum, **extra}
-
-
-def _bool(description: str, **extra: Any) -> Json:
-    return {"type": "boolean", "description": description, **extra}
-
-
-def _array(items: Json, description: str, **extra: Any) -> Json:
-    return {"type": "array", "items": items, "description": description, **extra}
-
-
-def _timestamp(description: str, *, request: bool = False) -> Json:
-    """Return a date-time schema; a request timestamp must carry an offset (else 422)."""
-    if not request:
-        return _str(description, format="date-time")
-    note = " Must carry an offset (`Z` or `+01:00`); without one the request gets 422."
-    return _str(description + note, format="date-time", pattern=OFFSET_PATTERN)
-
-
-def _date(description: str) -> Json:
-    return _str(f"{description} (`YYYY-MM-DD`).", format="date", pattern=DATE_PATTERN)
-
-
-def _paginated(schema_ref: Json) -> Json:
-    """Return the schema of one page of a list endpoint: ``{items, next_page_token}``."""
-    token = _str("Pass as `page_token` for the next page; `null` on the last page.")
-    items = _array(schema_ref, "This page's items.")
-    return _obj({"items": items, "next_page_token": token | {"type": ["string", "null"]}})
-
-
 def _response(description: str, schema: Json | None, headers: tuple[str, ...] = ()) -> Json:
     """Return a JSON response (no body if ``schema`` is None) with the usual headers."""
     names = (*RESPONSE_HEADERS, *headers)
-    response: Json = {"description": description, "headers": {n: _ref("headers", n) for n in names}}
+    response: Json = {"description": description, "headers": {n: ref("headers", n) for n in names}}
     if schema is not None:
         response["content"] = {"application/json": {"schema": schema}}
     return response
@@ -231,7 +164,7 @@ def _error_response_name(status: str) -> str:
 def _error_response(status: str) -> Json:
     """Return the shared response for ``status``: the error envelope, every code it may carry."""
     codes = [code for code, code_status, _ in ERROR_CODES if code_status == status]
-    return _response(_explain(codes), _schema_ref("Error"), ERROR_HEADERS.get(status, ()))
+    return _response(_explain(codes), schema_ref("Error"), ERROR_HEADERS.get(status, ()))
 
 
 def _error_responses(codes: list[str]) -> Json:
@@ -240,9 +173,9 @@ def _error_responses(codes: list[str]) -> Json:
     for code, status, _ in ERROR_CODES:
         if code in codes:
             by_status.setdefault(status, []).append(code)
-    refs = {status: _ref("responses", _error_response_name(status)) for status in by_status}
+    refs = {status: ref("responses", _error_response_name(status)) for status in by_status}
     return {
-        status: ref | {"description": _explain(by_status[status])} for status, ref in refs.items()
+        status: link | {"description": _explain(by_status[status])} for status, link in refs.items()
     }
 
 
@@ -268,7 +201,7 @@ def _operation(route: str, operation_id: str, scope: str, ok: str) -> tuple[str,
     status, _, schema = ok.partition(" ")
     summary = re.sub(r"([A-Z])", r" \1", operation_id).capitalize()
     replayed = ("Idempotent-Replayed",) if writes else ()
-    success = _response(STATUS_TEXT[status], _schema_ref(schema) if schema else None, replayed)
+    success = _response(STATUS_TEXT[status], schema_ref(schema) if schema else None, replayed)
     op: Json = {"operationId": operation_id, "summary": summary, "tags": [_tag(path)]}
     op["description"] = DESCRIPTIONS.get(operation_id, summary + ".")
     op["parameters"] = _parameters(path, operation_id, schema, writes)
@@ -286,11 +219,11 @@ def _parameters(path: str, operation_id: str, schema: str, writes: bool) -> list
     names += ["page_size", "page_token"] if schema.endswith("Page") else []
     names += ["Idempotency-Key"] if writes else []
     names += QUERY_PARAMS.get(operation_id, ())
-    return [_ref("parameters", name) for name in names]
+    return [ref("parameters", name) for name in names]
 
 
 def _json_body(schema_name: str) -> Json:
-    content = {"application/json": {"schema": _schema_ref(schema_name)}}
+    content = {"application/json": {"schema": schema_ref(schema_name)}}
     return {"required": True, "description": f"A JSON object ({schema_name}).", "content": content}
 
 
@@ -313,23 +246,27 @@ def _parameter_components() -> Json:
         " and replayed for the same key and body; another body gets 422 `idempotency_key_reused`."
     )
     key_schema = {"type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY_CHARS}
-    size = _int("Items per page.", MIN_PAGE_SIZE, maximum=MAX_PAGE_SIZE, default=DEFAULT_PAGE_SIZE)
-    days = _int("Out of range: 400.", MIN_DAYS_AHEAD, maximum=MAX_DAYS_AHEAD)
-    appointment, location = _schema_ref("AppointmentId"), _schema_ref("LocationId")
+    size = integer(
+        "Items per page.", MIN_PAGE_SIZE, maximum=MAX_PAGE_SIZE, default=DEFAULT_PAGE_SIZE
+    )
+    days = integer("Out of range: 400.", MIN_DAYS_AHEAD, maximum=MAX_DAYS_AHEAD)
+    appointment, location = schema_ref("AppointmentId"), schema_ref("LocationId")
     several = "Required if the service is at several locations."
     return {
         "page_size": _param("page_size", "query", f"{MIN_PAGE_SIZE}-{MAX_PAGE_SIZE}.", size),
-        "page_token": _param("page_token", "query", "A `next_page_token`.", _str("Opaque.")),
+        "page_token": _param("page_token", "query", "A `next_page_token`.", string("Opaque.")),
         "Idempotency-Key": _param("Idempotency-Key", "header", key, key_schema),
-        "hold_id": _param("hold_id", "path", "The hold.", _schema_ref("HoldId")),
+        "hold_id": _param("hold_id", "path", "The hold.", schema_ref("HoldId")),
         "appointment_id": _param("appointment_id", "path", "The appointment.", appointment),
         "outbox_filter": _param("appointment_id", "query", "Only its emails.", appointment),
-        "service_id": _param("service_id", "query", "The service.", _schema_ref("ServiceId"), True),
+        "service_id": _param("service_id", "query", "The service.", schema_ref("ServiceId"), True),
         "days_ahead": _param(
             "days_ahead", "query", "Days in the window.", days | {"default": DEFAULT_DAYS_AHEAD}
         ),
         "location_id": _param("location_id", "query", several, location),
-        "start_date": _param("start_date", "query", "Default: today there.", _date("First day")),
+        "start_date": _param(
+            "start_date", "query", "Default: today there.", date_string("First day")
+        ),
     }
 
 
@@ -343,209 +280,10 @@ def _security_schemes() -> Json:
     }
 
 
-def _id_schemas() -> Json:
-    return {
-        name: _str(f"Opaque {noun} id.", pattern=rf"^{prefix}_\S+$", examples=[example])
-        for name, prefix, noun, example in ID_PREFIXES
-    }
-
-
-def _error_schemas() -> Json:
-    table = "\n".join(f"* `{code}` ({status}): {when}" for code, status, when in ERROR_CODES)
-    codes = _str("Machine-readable error code.\n\n" + table, enum=[c for c, _, _ in ERROR_CODES])
-    detail = _obj({"field": _str("The offending field."), "message": _str("What is wrong.")})
-    body = {
-        "code": _schema_ref("ErrorCode"),
-        "message": _str("Human-readable explanation."),
-        "request_id": _str("Equals the `X-Request-Id` response header."),
-        "details": _array(_schema_ref("ErrorDetail"), "Field-level problems (422)."),
-    }
-    envelope = _obj({"error": _obj(body, ("code", "message", "request_id"))}, None, "Any error.")
-    return {"ErrorCode": codes, "ErrorDetail": detail, "Error": envelope}
-
-
-def _auth_schemas() -> Json:
-    form = {
-        "grant_type": _str("The grant.", enum=["client_credentials"]),
-        "scope": _str("Space-separated subset of the scopes; default: all the client may have."),
-        "client_id": _str("The client id, instead of HTTP Basic (sandbox)."),
-        "client_secret": _str("The client secret, instead of HTTP Basic (sandbox)."),
-    }
-    token = {
-        "access_token": _str("The bearer token."),
-        "token_type": _str("Always `Bearer`.", enum=["Bearer"]),
-        "expires_in": _int(f"Lifetime in seconds ({TOKEN_TTL_S}).", 1),
-        "scope": _str("Space-separated scopes granted."),
-        "organization_id": _schema_ref("OrganizationId"),
-    }
-    codes = ["invalid_request", "unsupported_grant_type", "invalid_scope", "invalid_client"]
-    error = {"error": _str("RFC 6749 §5.2 code.", enum=codes), "error_description": _str("Why.")}
-    return {
-        "TokenRequest": _obj(form, ("grant_type",)),
-        "Token": _obj(token),
-        "OAuthError": _obj(error, ("error",), "RFC 6749 §5.2 error body (token endpoint only)."),
-    }
-
-
-def _catalogue_schemas() -> Json:
-    place = {"timezone": _schema_ref("TimeZone"), "country": _schema_ref("CountryCode")}
-    subdivision = _str("ISO 3166-2 code (`DE-BE`) or null.", pattern=r"^[A-Z]{2}-\w+$")
-    location = {
-        "location_id": _schema_ref("LocationId"),
-        "name": _str("Display name."),
-        **place,
-        "subdivision": subdivision | {"type": ["string", "null"]},
-        "address": _str("Postal address."),
-        "active": _bool("Whether the location takes bookings."),
-    }
-    service = {
-        "service_id": _schema_ref("ServiceId"),
-        "name": _str("Display name."),
-        "duration_minutes": _int("Appointment length in minutes.", 1),
-        "buffer_minutes": _int("Gap after each appointment, in minutes.", 0),
-        "location_ids": _array(_schema_ref("LocationId"), "Where the service is offered."),
-        "active": _bool("Whether the service takes bookings."),
-    }
-    org = {"organization_id": _schema_ref("OrganizationId"), "name": _str("Display name."), **place}
-    return {
-        "TimeZone": _str("IANA time zone.", examples=["Europe/Berlin"]),
-        "CountryCode": _str("ISO 3166-1 alpha-2 country code.", pattern=r"^[A-Z]{2}$"),
-        "Organization": _obj(org),
-        "Location": _obj(location),
-        "Service": _obj(service),
-        "LocationPage": _paginated(_schema_ref("Location")),
-        "ServicePage": _paginated(_schema_ref("Service")),
-    }
-
-
-def _day_schemas() -> Json:
-    slot = {
-        "start": _timestamp("Slot start, in the location's offset."),
-        "end": _timestamp("Slot end, in the location's offset."),
-        "capacity": _int("Staff able to serve this slot.", 0),
-        "available": _int("Staff still free; bookable while >= 1 (full slots may be omitted).", 0),
-    }
-    status = "`closed`: no working hours; `holiday`: public holiday or closed override."
-    day = {
-        "date": _date("Day in the location's zone"),
-        "status": _str(status, enum=["open", "closed", "holiday"]),
-        "slots": _array(_schema_ref("Slot"), "The day's slots, in time order."),
-    }
-    holiday = {
-        "name": _str("The holiday's name, or the override's note."),
-        "kind": _str("Public holiday or closed override.", enum=["public_holiday", "closed"]),
-    }
-    return {"Slot": _obj(slot), "AvailabilityDay": _obj(day), "Holiday": _obj(holiday)}
-
-
-def _availability_schemas() -> Json:
-    holidays = _obj({}, None, "Every public holiday and closed-override day in the window.")
-    holidays |= {
-        "propertyNames": {"pattern": DATE_PATTERN},
-        "additionalProperties": _schema_ref("Holiday"),
-    }
-    availability = {
-        "organization_id": _schema_ref("OrganizationId"),
-        "service_id": _schema_ref("ServiceId"),
-        "location_id": _schema_ref("LocationId"),
-        "timezone": _schema_ref("TimeZone"),
-        "start_date": _date("First day of the window"),
-        "days_ahead": _int("Days in the window.", MIN_DAYS_AHEAD, maximum=MAX_DAYS_AHEAD),
-        "generated_at": _timestamp("When this answer was computed (UTC)."),
-        "slot_duration_minutes": _int("Length of one slot.", 1),
-        "days": _array(_schema_ref("AvailabilityDay"), "Exactly `days_ahead` days.", minItems=1),
-        "holidays": holidays,
-    }
-    return {"Availability": _obj(availability)}
-
-
-def _booking_fields(time: Json) -> Json:
-    """Return the fields that hold requests, holds and appointments share."""
-    return {
-        "organization_id": _schema_ref("OrganizationId"),
-        "service_id": _schema_ref("ServiceId"),
-        "location_id": _schema_ref("LocationId"),
-        "appointment_time": time,
-        "appointment_duration": _int("Duration in minutes; equals the service's.", 1),
-    }
-
-
-def _appointment_schemas() -> Json:
-    request = _booking_fields(_timestamp("Slot start, on the slot grid.", request=True))
-    local = _timestamp("Start, in the location's offset.")
-    expires = _timestamp(f"Creation + {HOLD_TTL_MINUTES} minutes (UTC).")
-    held = {"hold_id": _schema_ref("HoldId"), "status": _str("Always `held`.", enum=["held"])}
-    confirm = {
-        "hold_id": _schema_ref("HoldId"),
-        "contact_name": _str("Customer name.", minLength=1),
-        "contact_email": _str("Customer email; receives the confirmation.", format="email"),
-        "contact_phone": _str("Customer phone."),
-        "notes": _str("Free-text notes."),
-    }
-    appointment = {
-        "appointment_id": _schema_ref("AppointmentId"),
-        "status": _str("State.", enum=["scheduled", "confirmed", "cancelled"]),
-        "hold_id": _schema_ref("HoldId"),
-        **_booking_fields(local),
-        "contact_name": _str("Customer name."),
-        "contact_email": _str("Customer email.", format="email"),
-        "created_at": _timestamp("Creation time (UTC)."),
-        "updated_at": _timestamp("Last change (UTC)."),
-    }
-    return {
-        "HoldRequest": _obj(request, tuple(k for k in request if k != "location_id")),
-        "Hold": _obj({**held, **_booking_fields(local), "expires_at": expires}),
-        "ConfirmRequest": _obj(confirm, ("hold_id", "contact_name", "contact_email")),
-        "Appointment": _obj(appointment),
-    } | _patch_schemas()
-
-
-def _patch_schemas() -> Json:
-    new_time = _timestamp("New start; same availability rules as a hold.", request=True)
-    cancel = _str("Cancels and frees the slot at once.", enum=["cancelled"])
-    options = [_schema_ref("RescheduleRequest"), _schema_ref("CancelRequest")]
-    patch = "Reschedule or cancel, not both: a body with both fields matches both and gets 422."
-    return {
-        "RescheduleRequest": _obj({"appointment_time": new_time}, None, "Reschedule."),
-        "CancelRequest": _obj({"status": cancel}, None, "Cancel."),
-        "AppointmentPatch": {"description": patch, "oneOf": options},
-    }
-
-
-def _sandbox_schemas() -> Json:
-    message = {
-        "kind": _str("Which change.", enum=["confirmed", "rescheduled", "cancelled"]),
-        "to": _str("Recipient.", format="email"),
-        "appointment_id": _schema_ref("AppointmentId"),
-        "sent_at": _timestamp("Sandbox time of sending (UTC)."),
-        "subject": _str("Email subject."),
-        "body": _str("Email body."),
-    }
-    clock = {"now": _timestamp("Sandbox time."), "frozen": _bool("Still between advances.")}
-    advance = {
-        "advance_seconds": {"type": "number", "minimum": 0, "description": "Seconds to move on."},
-        "simulate": _bool("Let the demand model book free slots over the span.", default=False),
-    }
-    outbox = _array(_schema_ref("OutboxMessage"), "One per state change (none for a re-cancel).")
-    return {
-        "OutboxMessage": _obj(message),
-        "Outbox": _obj({"items": outbox}),
-        "Clock": _obj(clock),
-        "ClockAdvance": _obj(advance, ("advance_seconds",)),
-        "ClockAdvanced": _obj({**clock, "booked": _int("Appointments the model booked.", 0)}),
-        "OpenApiDocument": {"type": "object", "description": "An OpenAPI 3.1 document."},
-    }
-
-
 def _components() -> Json:
     statuses = dict.fromkeys(status for _, status, _ in ERROR_CODES)
-    schemas: Json = {}
-    for part in (_id_schemas, _error_schemas, _auth_schemas, _catalogue_schemas):
-        schemas |= part()
-    for part in (_day_schemas, _availability_schemas, _appointment_schemas, _sandbox_schemas):
-        schemas |= part()
     return {
-        "schemas": schemas,
+        "schemas": component_schemas(),
         "responses": {_error_response_name(s): _error_response(s) for s in statuses},
         "parameters": _parameter_components(),
         "headers": _header_components(),
@@ -560,8 +298,8 @@ def _paths() -> Json:
     for row in [*rows, *OTHER_OPERATIONS]:
         path, method, op = _operation(*row)
         paths.setdefault(path, {})[method] = op
-    token, oauth = paths[TOKEN_PATH]["post"], _schema_ref("OAuthError")
-    form = {"application/x-www-form-urlencoded": {"schema": _schema_ref("TokenRequest")}}
+    token, oauth = paths[TOKEN_PATH]["post"], schema_ref("OAuthError")
+    form = {"application/x-www-form-urlencoded": {"schema": schema_ref("TokenRequest")}}
     token["requestBody"] = {"required": True, "content": form}
     token["responses"] |= {
         "400": _response("`invalid_request`, `unsupported_grant_type`, `invalid_scope`.", oauth),

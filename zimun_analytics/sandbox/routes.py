@@ -11,9 +11,9 @@ import binascii
 import json
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs
 
 from starlette.requests import Request
@@ -24,6 +24,7 @@ from .engine import Appointment, Hold
 from .errors import ApiError, FieldChecker
 from .state import SandboxState
 from .stores import StoredResponse, TokenGrant, request_fingerprint
+from .world import ApiClient
 
 __all__ = ["error_response", "json_response", "ROUTES"]
 
@@ -35,8 +36,13 @@ MAX_CLOCK_ADVANCE_S = 10 * 365 * 86400
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
+Endpoint = Callable[[Request], Awaitable[Response]]
+Handler = Callable[[TokenGrant, Any], Response]  # (grant, parsed JSON body) -> response
 
-def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None):
+
+def json_response(
+    data: Any, status: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
     """A JSON response (UTF-8, no ASCII escaping)."""
     body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
     return Response(body, status, headers=headers, media_type="application/json")
@@ -55,7 +61,7 @@ def error_response(request: Request, error: ApiError) -> Response:
 
 
 def _state(request: Request) -> SandboxState:
-    return request.app.state.sandbox
+    return cast(SandboxState, request.app.state.sandbox)
 
 
 # -- auth ------------------------------------------------------------------------------------
@@ -86,7 +92,9 @@ def _authorize(request: Request, scope: str) -> TokenGrant:
     return grant
 
 
-def _oauth_error(status: int, error: str, description: str, headers=None) -> Response:
+def _oauth_error(
+    status: int, error: str, description: str, headers: dict[str, str] | None = None
+) -> Response:
     return json_response(
         {"error": error, "error_description": description}, status, {**_NO_STORE, **(headers or {})}
     )
@@ -132,7 +140,7 @@ async def token(request: Request) -> Response:
     return _grant(state, client, form)
 
 
-def _grant(state: SandboxState, client, form: dict[str, str]) -> Response:
+def _grant(state: SandboxState, client: ApiClient, form: dict[str, str]) -> Response:
     grant_type = form.get("grant_type")
     if not grant_type:
         return _oauth_error(400, "invalid_request", "grant_type is required")
@@ -179,13 +187,16 @@ def _query_int(request: Request, name: str, default: int, low: int, high: int) -
     return int(raw)
 
 
-def _query_id(request: Request, name: str, *, required: bool) -> str | None:
+def _query_id(request: Request, name: str) -> str:
     raw = request.query_params.get(name)
-    if raw is None and not required:
-        return None
     if raw is None or not raw.strip() or len(raw) > 255:
         raise ApiError(400, "invalid_request", f"{name} is required and must not be empty")
     return raw
+
+
+def _optional_query_id(request: Request, name: str) -> str | None:
+    """None when ``name`` is absent; otherwise checked like a required id."""
+    return None if request.query_params.get(name) is None else _query_id(request, name)
 
 
 def _query_date(request: Request, name: str) -> date | None:
@@ -200,7 +211,7 @@ def _query_date(request: Request, name: str) -> date | None:
         raise ApiError(400, "invalid_request", f"{name} must be a date YYYY-MM-DD") from None
 
 
-def _paginate(request: Request, items: list[dict], kind: str) -> Response:
+def _paginate(request: Request, items: list[dict[str, Any]], kind: str) -> Response:
     """One page of ``items``: ``{"items", "next_page_token"}``; tokens are opaque offsets."""
     size = _query_int(request, "page_size", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
     offset = 0
@@ -282,8 +293,8 @@ async def availability(request: Request) -> Response:
     state = _state(request)
     document = state.engine.availability(
         grant.client.organization_id,
-        _query_id(request, "service_id", required=True),
-        _query_id(request, "location_id", required=False),
+        _query_id(request, "service_id"),
+        _optional_query_id(request, "location_id"),
         _query_int(request, "days_ahead", DEFAULT_DAYS_AHEAD, 1, MAX_DAYS_AHEAD),
         _query_date(request, "start_date"),
         state.settings.omit_full_slots,
@@ -294,7 +305,7 @@ async def availability(request: Request) -> Response:
 # -- appointments ----------------------------------------------------------------------------
 
 
-async def _idempotent(request: Request, scope: str, handle: Callable[[TokenGrant, Any], Response]):
+async def _idempotent(request: Request, scope: str, handle: Handler) -> Response:
     """Authorize, then run ``handle(grant, body)`` once per Idempotency-Key, replaying after."""
     grant = _authorize(request, scope)
     raw = await request.body()
@@ -320,7 +331,7 @@ async def _idempotent(request: Request, scope: str, handle: Callable[[TokenGrant
     return response
 
 
-def _run(request: Request, handle, grant: TokenGrant, raw: bytes) -> Response:
+def _run(request: Request, handle: Handler, grant: TokenGrant, raw: bytes) -> Response:
     try:
         try:
             body = json.loads(raw) if raw.strip() else None
@@ -331,7 +342,7 @@ def _run(request: Request, handle, grant: TokenGrant, raw: bytes) -> Response:
         return error_response(request, error)
 
 
-def _hold_json(hold: Hold) -> dict:
+def _hold_json(hold: Hold) -> dict[str, Any]:
     return {
         "hold_id": hold.hold_id,
         "status": hold.status,
@@ -344,7 +355,7 @@ def _hold_json(hold: Hold) -> dict:
     }
 
 
-def _appointment_json(appointment: Appointment) -> dict:
+def _appointment_json(appointment: Appointment) -> dict[str, Any]:
     return {
         "appointment_id": appointment.appointment_id,
         "status": appointment.status,
@@ -372,6 +383,8 @@ async def hold(request: Request) -> Response:
         duration = fields.positive_int("appointment_duration")
         location_id = fields.text("location_id", required=False)
         fields.raise_if_any()
+        service_id = fields.checked("service_id", service_id)
+        moment = fields.checked("appointment_time", moment)
         if organization_id != grant.client.organization_id:
             raise ApiError(404, "not_found", f"organization {organization_id!r} not found")
         service = engine.service(organization_id, service_id)
@@ -411,6 +424,7 @@ async def confirm(request: Request) -> Response:
             "notes": fields.text("notes", required=False, max_chars=2000),
         }
         fields.raise_if_any()
+        hold_id = fields.checked("hold_id", hold_id)
         appointment = engine.confirm(grant.client.organization_id, hold_id, contact)
         return json_response(_appointment_json(appointment), 201)
 
@@ -437,15 +451,8 @@ async def patch_appointment(request: Request) -> Response:
         wants_time, wants_status = "appointment_time" in fields.body, "status" in fields.body
         if wants_time == wants_status:
             message = "send exactly one of appointment_time (reschedule) or status (cancel)"
-            raise ApiError(
-                422,
-                "validation_error",
-                message,
-                [
-                    {"field": "appointment_time", "message": message},
-                    {"field": "status", "message": message},
-                ],
-            )
+            details = [{"field": f, "message": message} for f in ("appointment_time", "status")]
+            raise ApiError(422, "validation_error", message, details)
         if wants_status:
             if fields.body["status"] != "cancelled":
                 fields.problem("status", "the only status you can set is 'cancelled'")
@@ -453,6 +460,7 @@ async def patch_appointment(request: Request) -> Response:
             return json_response(_appointment_json(engine.cancel(organization_id, appointment_id)))
         moment = fields.instant("appointment_time")
         fields.raise_if_any()
+        moment = fields.checked("appointment_time", moment)
         moved = engine.reschedule(organization_id, appointment_id, moment)
         return json_response(_appointment_json(moved))
 
@@ -501,7 +509,7 @@ def _clock_fields(fields: FieldChecker) -> tuple[float, bool]:
     return float(seconds), simulate
 
 
-ROUTES: list[tuple[str, Callable, list[str]]] = [
+ROUTES: list[tuple[str, Endpoint, list[str]]] = [
     ("/oauth/token", token, ["POST"]),
     ("/api/v1/organization", organization, ["GET"]),
     ("/api/v1/locations", locations, ["GET"]),

@@ -12,7 +12,7 @@ import threading
 import time
 import urllib.request
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import uvicorn
 
@@ -137,7 +137,7 @@ class Sandbox:
 
     # -- sandbox-only endpoints, over HTTP like any other client ---------------------------
 
-    def _call(self, method: str, path: str, body: dict | None = None) -> dict:
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(
             self.base_url + path,
@@ -146,21 +146,21 @@ class Sandbox:
             headers={"Content-Type": "application/json"},
         )
         with urllib.request.urlopen(request, timeout=30) as response:
-            return json.loads(response.read())
+            return cast(dict[str, Any], json.loads(response.read()))
 
     def now(self) -> datetime:
         """The sandbox clock, as a tz-aware UTC datetime."""
         return parse_instant(self._call("GET", "/_sandbox/clock")["now"])
 
-    def advance(self, seconds: float, simulate: bool = False) -> dict:
+    def advance(self, seconds: float, simulate: bool = False) -> dict[str, Any]:
         """Move the sandbox clock forward; with ``simulate`` the demand model books slots."""
         return self._call(
             "POST", "/_sandbox/clock", {"advance_seconds": seconds, "simulate": simulate}
         )
 
-    def outbox(self) -> list[dict]:
+    def outbox(self) -> list[dict[str, Any]]:
         """Emails sent so far (confirmations, reschedules, cancellations)."""
-        return self._call("GET", "/_sandbox/outbox")["items"]
+        return cast(list[dict[str, Any]], self._call("GET", "/_sandbox/outbox")["items"])
 
 
 def serve_forever(host: str = LOOPBACK, port: int = 8765, **options: Any) -> None:

@@ -9,7 +9,7 @@ from .clock import SandboxClock, parse_instant
 from .engine import BookingEngine
 from .ratelimit import RateLimiter
 from .stores import IdempotencyStore, TokenStore
-from .world import build_world
+from .world import World, build_world
 
 __all__ = ["SandboxSettings", "SandboxState"]
 
@@ -75,6 +75,6 @@ class SandboxState:
         self.token_limits = RateLimiter(settings.token_rate_limit / 60, settings.token_rate_limit)
 
     @property
-    def world(self):
+    def world(self) -> World:
         """The static world."""
         return self.engine.world

@@ -86,7 +86,9 @@ class IdempotencyStore:
                 f"Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY_CHARS} characters",
             )
 
-    def replay(self, client_id: str, key: str, fingerprint: str, now: datetime):
+    def replay(
+        self, client_id: str, key: str, fingerprint: str, now: datetime
+    ) -> StoredResponse | None:
         """The stored response for this key, None if new; 422 if the key came with another body."""
         stored = self._responses.get((client_id, key))
         if stored is None or now - stored.stored_at > IDEMPOTENCY_TTL:

@@ -8,6 +8,7 @@ so a location's hours mean the same wall-clock times on 23- and 25-hour DST days
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import cached_property
@@ -25,6 +26,10 @@ __all__ = [
 
 Interval = tuple[int, int]  # [start, end) in minutes after local midnight
 WeeklyHours = dict[int, tuple[Interval, ...]]  # weekday (Mon=0) -> intervals
+# id, name, zone, country, subdivision, address, {weekdays: hours} (see _hours)
+LocationRow = tuple[str, str, str, str, str | None, str, dict[str, str]]
+# id, name, category, duration, buffer, location ids, active
+ServiceRow = tuple[str, str, str, int, int, tuple[str, ...], bool]
 
 ALL_SCOPES = frozenset({"org:read", "availability:read", "appointments:read", "appointments:write"})
 READ_SCOPES = ALL_SCOPES - {"appointments:write"}
@@ -267,7 +272,7 @@ _CLIENTS = [
 ]
 
 
-def _location(row: tuple, organization_id: str) -> Location:
+def _location(row: LocationRow, organization_id: str) -> Location:
     location_id, name, tz, country, subdivision, address, opening = row
     return Location(
         location_id, organization_id, name, tz, country, subdivision, address, _hours(opening)
@@ -332,7 +337,7 @@ def _generated_services(count: int, rng: random.Random) -> list[Service]:
     return services
 
 
-def _catalogue(rows: list[tuple], organization_id: str) -> list[Service]:
+def _catalogue(rows: Sequence[ServiceRow], organization_id: str) -> list[Service]:
     return [Service(r[0], organization_id, r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows]
 
 
