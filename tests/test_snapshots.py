@@ -20,7 +20,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from zimun_analytics import snapshots
+from zimun_analytics import snapshotfiles, snapshots
 from zimun_analytics.errors import InputError
 from zimun_analytics.schema import (
     DAYS,
@@ -252,7 +252,7 @@ def test_files_are_zstd_hive_partitioned_and_carry_zimun_metadata(local_store):
 
 
 def test_slot_row_groups_are_sorted_so_a_service_filter_prunes_them(local_store, monkeypatch):
-    monkeypatch.setattr(snapshots, "ROW_GROUP_ROWS", 100)
+    monkeypatch.setattr(snapshotfiles, "ROW_GROUP_ROWS", 100)
     local_store.save(make_snapshot())
     (path,) = local_store.files("slots")
     (fragment,) = ds.dataset(path, format="parquet").get_fragments()

@@ -19,12 +19,9 @@ runs until they are cleaned, so give outside engines :meth:`SnapshotStore.files`
 from __future__ import annotations
 
 import builtins
-import functools
 import hashlib
 import json
-import operator
 import os
-import re
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -46,10 +43,20 @@ from .schema import (
     SLOTS,
     TABLES,
     AvailabilitySnapshot,
-    Column,
-    Table,
     empty_frame,
     frame_from_arrow,
+)
+from .snapshotfiles import (
+    COMPRESSION,
+    LISTING,
+    ROW_GROUP_ROWS,
+    as_list,
+    check_id,
+    history_filter,
+    parquet_bytes,
+    projection,
+    to_arrow_table,
+    utc_timestamp,
 )
 from .storelock import StoreLock
 
@@ -62,102 +69,8 @@ __all__ = [
     "SnapshotStore",
 ]
 
-COMPRESSION = "zstd"
-ROW_GROUP_ROWS = 4_096  # rows per Parquet row group: one service spans one or two, so
-# history(services=...) skips the rest of each file by statistics (128k: 2.4x slower)
 MANIFEST_VERSION = 1
-# A letter is required so that DuckDB's hive reader keeps the partition key a string: it would
-# read an all-digit id as BIGINT (or a date-like one as DATE) and clash with the file's column.
-_ID_PATTERN = re.compile(r"(?=.*[A-Za-z])[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _LAYOUT = {"slots", "days", "errors", "manifests", ".lock"}
-_SORT_KEYS = {
-    "slots": ["service_id", "location_id", "slot_start"],
-    "days": ["service_id", "location_id", "local_date"],
-    "errors": ["service_id", "location_id"],
-}
-_UTC = pa.timestamp("us", tz="UTC")
-
-_COLUMNS = {c.name: c for c in SLOTS.columns}
-LISTING = Table(
-    "snapshots",
-    (
-        Column("snapshot_id", pa.string(), "id of the snapshot"),
-        Column("fetched_at", _UTC, "when the fetch started (UTC)"),
-        Column("api_host", pa.string(), "the API host it came from"),
-        Column("n_slots", pa.int32(), "rows of the slots table"),
-        Column("n_days", pa.int32(), "rows of the days table"),
-        Column("n_errors", pa.int32(), "rows of the errors table"),
-        Column("services", pa.int32(), "number of distinct services with slots"),
-        Column("complete", pa.bool_(), "True when no service/location failed"),
-    ),
-)
-
-
-def _utc_timestamp(value: Any, argument: str) -> pd.Timestamp:
-    """A tz-aware datetime, Timestamp or ISO string as a UTC Timestamp; naive ones are refused."""
-    try:
-        moment = pd.Timestamp(value)
-    except (TypeError, ValueError) as exc:
-        raise InputError(
-            f"cannot read {value!r} as a time", argument=argument, allowed="an ISO time"
-        ) from exc
-    if moment.tzinfo is None:
-        raise InputError(
-            f"{value!r} has no time zone",
-            argument=argument,
-            allowed="a tz-aware datetime or an ISO string with an offset, e.g. 2026-03-29T00:00Z",
-        )
-    return moment.tz_convert("UTC")
-
-
-def _as_list(value: str | Iterable[str] | None) -> list[str] | None:
-    """None stays None; one id becomes a list of one (a str is not iterated char by char)."""
-    if value is None:
-        return None
-    return [value] if isinstance(value, str) else [str(v) for v in value]
-
-
-def _check_id(snapshot_id: object) -> str:
-    if not isinstance(snapshot_id, str) or not _ID_PATTERN.fullmatch(snapshot_id):
-        raise InputError(
-            f"{snapshot_id!r} cannot name a snapshot",
-            argument="snapshot_id",
-            allowed="1-128 letters, digits, '.', '_' or '-', with a letter, starting with a letter "
-            "or digit, e.g. 20260327T080000Z-3f2a",
-        )
-    return snapshot_id
-
-
-def _to_arrow(frame: pd.DataFrame, spec: Table, snapshot_id: str) -> pa.Table:
-    """The frame as a sorted Arrow table of ``spec``'s schema; other columns or ids refused."""
-    extra = sorted(set(frame.columns) - set(spec.names))
-    missing = [name for name in spec.names if name not in frame.columns]
-    if extra or missing:
-        raise InputError(
-            f"the {spec.name} frame has extra columns {extra} and lacks {missing}; "
-            "only the schema's columns are stored (never customer contact fields)",
-            argument=spec.name,
-            allowed=f"exactly the columns {spec.names}",
-        )
-    ids = set(frame["snapshot_id"].dropna()) - {snapshot_id}
-    if ids or frame["snapshot_id"].isna().any():
-        raise InputError(
-            f"the {spec.name} frame has rows of snapshots {sorted(map(str, ids))} (or none), "
-            f"not of meta['snapshot_id'] {snapshot_id!r}"
-        )
-    table = pa.Table.from_pandas(frame[spec.names], preserve_index=False)
-    return table.cast(spec.arrow_schema).sort_by([(k, "ascending") for k in _SORT_KEYS[spec.name]])
-
-
-def _parquet_bytes(table: pa.Table, snapshot_id: str, name: str, parameters: str) -> bytes:
-    """Parquet with zstd and row groups small enough to prune, with zimun.* key-value pairs."""
-    metadata = {"schema_version": SCHEMA_VERSION, "snapshot_id": snapshot_id, "table": name}
-    metadata["parameters"] = parameters
-    table = table.replace_schema_metadata({f"zimun.{k}": v for k, v in metadata.items()})
-    sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, compression=COMPRESSION, row_group_size=ROW_GROUP_ROWS)
-    data: bytes = sink.getvalue().to_pybytes()
-    return data
 
 
 class SnapshotStore:
@@ -222,10 +135,10 @@ class SnapshotStore:
             than the schema's or the meta is unusable.
         """
         meta = dict(snapshot.meta)
-        snapshot_id = _check_id(meta.get("snapshot_id"))
-        fetched_at = _utc_timestamp(meta.get("fetched_at"), "meta['fetched_at']")
+        snapshot_id = check_id(meta.get("snapshot_id"))
+        fetched_at = utc_timestamp(meta.get("fetched_at"), "meta['fetched_at']")
         tables = {
-            name: _to_arrow(getattr(snapshot, name), spec, snapshot_id)
+            name: to_arrow_table(getattr(snapshot, name), spec, snapshot_id)
             for name, spec in TABLES.items()
         }
         with self.lock():
@@ -261,7 +174,7 @@ class SnapshotStore:
         """Write one table's file (overwriting a killed run's) and return its manifest entry."""
         path = self._table_path(name, meta["snapshot_id"])
         parameters = json.dumps(meta.get("parameters", {}), default=str)
-        data = _parquet_bytes(table, meta["snapshot_id"], name, parameters)
+        data = parquet_bytes(table, meta["snapshot_id"], name, parameters)
         self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
         self.fs.pipe_file(path, data)
         relative = path[len(self.root.rstrip("/")) + 1 :]
@@ -386,7 +299,7 @@ class SnapshotStore:
         return cast(dict[str, Any], manifest)
 
     def _manifest_of(self, snapshot_id: str) -> dict[str, Any]:
-        path = self._manifest_path(_check_id(snapshot_id))
+        path = self._manifest_path(check_id(snapshot_id))
         try:
             data = self.fs.cat_file(path)
         except FileNotFoundError:
@@ -500,10 +413,10 @@ class SnapshotStore:
             ``local_hour``, ``weekday``, ``duration_minutes``, ``capacity``, ``available``,
             ``lead_time_hours``; ordered by fetch, then service, location and slot start.
         """
-        spec = self._projection(columns)
-        lo = None if start is None else _utc_timestamp(start, "start")
-        hi = None if end is None else _utc_timestamp(end, "end")
-        services, locations = _as_list(services), _as_list(locations)
+        spec = projection(columns)
+        lo = None if start is None else utc_timestamp(start, "start")
+        hi = None if end is None else utc_timestamp(end, "end")
+        services, locations = as_list(services), as_list(locations)
         paths = [
             m["paths"]["slots"]
             for m in self._manifests()
@@ -517,20 +430,10 @@ class SnapshotStore:
         dataset = ds.dataset(
             paths, schema=SLOTS.arrow_schema, format="parquet", filesystem=self._arrow_fs
         )
-        table = dataset.to_table(columns=spec.names, filter=_filter(lo, hi, services, locations))
+        table = dataset.to_table(
+            columns=spec.names, filter=history_filter(lo, hi, services, locations)
+        )
         return frame_from_arrow(table, spec)
-
-    @staticmethod
-    def _projection(columns: Iterable[str] | None) -> Table:
-        if columns is None:
-            return SLOTS
-        names = _as_list(columns) or []
-        unknown = [name for name in names if name not in _COLUMNS]
-        if unknown or not names:
-            raise InputError(
-                f"unknown or no columns {unknown}", argument="columns", allowed=str(SLOTS.names)
-            )
-        return Table("slots", tuple(_COLUMNS[name] for name in names))
 
     def diff(self, a: str, b: str) -> pd.DataFrame:
         """Slots that changed between snapshots ``a`` and ``b`` (usually a before b).
@@ -557,22 +460,3 @@ class SnapshotStore:
             ``service_name``.
         """
         return diff_snapshots(self.load(a), self.load(b))
-
-
-def _filter(
-    lo: pd.Timestamp | None,
-    hi: pd.Timestamp | None,
-    services: list[str] | None,
-    locations: list[str] | None,
-) -> pc.Expression | None:
-    """The pushed-down predicate on fetched_at, service_id and location_id."""
-    parts = []
-    if lo is not None:
-        parts.append(pc.field("fetched_at") >= pa.scalar(lo.floor("us").to_pydatetime(), _UTC))
-    if hi is not None:
-        parts.append(pc.field("fetched_at") < pa.scalar(hi.floor("us").to_pydatetime(), _UTC))
-    if services is not None:
-        parts.append(pc.field("service_id").isin(services))
-    if locations is not None:
-        parts.append(pc.field("location_id").isin(locations))
-    return functools.reduce(operator.and_, parts) if parts else None
