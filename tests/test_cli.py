@@ -133,6 +133,23 @@ def test_snapshot_removes_files_of_an_interrupted_run(tmp_path, capsys):
     assert SnapshotStore(str(tmp_path)).list()["snapshot_id"].tolist() == [summary["snapshot_id"]]
 
 
+def test_make_demo_arguments_run_twice_into_the_same_folder(tmp_path, monkeypatch, capsys):
+    """`make demo` is run again and again: its second run must find its own store fine."""
+    makefile = (Path(__file__).parent.parent / "Makefile").read_text()
+    recipe = makefile.split("\ndemo:")[1].splitlines()[1]
+    args = recipe.split("-m zimun_analytics", 1)[1].split()
+    assert args[0] == "snapshot" and "--sandbox" in args
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / ".gitkeep").touch()
+    fast = ["--days-ahead", "2", "--services", "s_beard", "--now", "2026-03-23T08:00:00Z"]
+    assert cli.main([*args, *fast]) == 0
+    assert cli.main([*args, *fast, "--now", "2026-03-23T09:00:00Z"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("saved to data/") == 2 and printed.count("report: data/reports/") >= 4
+    assert len(SnapshotStore("data/").list()) == 2
+
+
 def test_snapshot_without_credentials_says_how_to_set_them(tmp_path, capsys):
     assert cli.main(["snapshot", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
@@ -172,6 +189,15 @@ def test_snapshot_when_the_service_fails_exits_1(tmp_path, capsys):
     args = ["snapshot", "--sandbox", "--fault-rate", "1", "--quiet", "--out", str(tmp_path)]
     assert cli.main(args) == 1
     assert capsys.readouterr().err.startswith("error: ")
+
+
+def test_reports_of_a_snapshot_without_slots_write_nothing(tmp_path):
+    from zimun_analytics.reports import write_heatmap_reports
+    from zimun_analytics.schema import DAYS, SLOTS, empty_frame
+
+    folder = tmp_path / "reports"
+    assert write_heatmap_reports(empty_frame(SLOTS), empty_frame(DAYS), folder, "x-") == []
+    assert not folder.exists()
 
 
 def test_readme_documents_every_snapshot_column():

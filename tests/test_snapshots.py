@@ -215,6 +215,17 @@ def test_saving_into_a_foreign_folder_is_refused(tmp_path):
         SnapshotStore(tmp_path).save(make_snapshot())
 
 
+def test_an_existing_store_may_hold_other_folders_beside_it(tmp_path):
+    store = SnapshotStore(tmp_path)
+    store.save(make_snapshot("first"))
+    (tmp_path / "reports").mkdir()  # what `snapshot --report-dir <store>/reports` leaves
+    (tmp_path / "reports" / "first-weekday_hour.png").write_bytes(b"PNG")
+    assert store.save(make_snapshot("second")) == "second"
+    assert store.list()["snapshot_id"].tolist() == ["first", "second"]
+    assert store.clean() == []  # and cleaning never touches them
+    assert (tmp_path / "reports" / "first-weekday_hour.png").exists()
+
+
 def test_a_changed_file_is_reported_on_load(local_store):
     local_store.save(make_snapshot())
     (path,) = local_store.files("days")

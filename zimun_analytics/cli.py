@@ -204,6 +204,8 @@ def _print_summary(summary: dict[str, Any], nexts: pd.DataFrame, errors: pd.Data
         )
     for path in summary.get("reports", []):
         print(f"  report: {path}")
+    if "reports" in summary and not summary["reports"]:
+        print("  no reports: the snapshot has no slots to draw")
     if summary["cleaned_files"]:
         print(f"  removed {len(summary['cleaned_files'])} files of interrupted earlier runs")
     for row in errors.itertuples():

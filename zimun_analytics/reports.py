@@ -28,8 +28,12 @@ def write_heatmap_reports(
     Returns
     -------
     list of pathlib.Path
-        ``<prefix>weekday_hour.png`` then ``<prefix>calendar_<location_id>.png`` per location.
+        ``<prefix>weekday_hour.png`` then ``<prefix>calendar_<location_id>.png`` per location
+        with slots; empty when the snapshot has no slots at all (every call failed, or
+        nothing is offered in the window): there is nothing to draw, and no file is written.
     """
+    if slots.empty:
+        return []
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
     ax = capacity_heatmap(slots, title="Free capacity by weekday and local hour, all services")

@@ -157,12 +157,18 @@ class SnapshotStore:
         return snapshot_id
 
     def _check_root(self) -> None:
-        """Refuse to write into a file or a folder holding things that are not a store."""
+        """Refuse to start a store in a file or in a folder holding things that are not a store.
+
+        A folder that already is a store (it has ``manifests/``) may hold other things beside
+        it, such as the ``reports/`` an export writes next to its snapshots.
+        """
         if not self.fs.exists(self.root):
             return
         if not self.fs.isdir(self.root):
             raise SnapshotError(f"{self.url} is a file, not a snapshot store: pass a folder")
         names = {p.rstrip("/").rsplit("/", 1)[-1] for p in self.fs.ls(self.root, detail=False)}
+        if "manifests" in names:
+            return
         foreign = sorted(n for n in names - _LAYOUT if not n.startswith("."))
         if foreign:
             raise SnapshotError(
