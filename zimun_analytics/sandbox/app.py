@@ -24,8 +24,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import ApiError
 from .openapi import build_openapi
-from .routes import ROUTES, error_response, json_response
+from .routes import ROUTES
 from .state import SandboxSettings, SandboxState
+from .web import error_response, json_response
 
 __all__ = ["InjectedDrop", "create_app"]
 
@@ -66,33 +67,30 @@ class SandboxMiddleware:
         is_api = path.startswith("/api/") or path == "/oauth/token"
         scope.setdefault("state", {})["request_id"] = "req_" + secrets.token_hex(8)
         fault = await self._delay_and_pick_fault() if is_api else None
-        if fault in ("500", "502", "503"):
-            await self._send_error(
-                scope,
-                receive,
-                send,
-                ApiError(
-                    int(fault), "internal", "injected fault: the sandbox pretends to be broken"
-                ),
-            )
+        refusal = self._refusal(scope, fault)
+        if refusal is not None:
+            await self._send_error(scope, receive, send, refusal)
             return
-        if path.startswith("/api/"):
+        await self.app(scope, receive, self._decorate(scope, send, drop=fault == "drop"))
+
+    def _refusal(self, scope: Scope, fault: str | None) -> ApiError | None:
+        """The error to answer with before any processing: an injected 5xx, else a 429."""
+        if fault in ("500", "502", "503"):
+            return ApiError(
+                int(fault), "internal", "injected fault: the sandbox pretends to be broken"
+            )
+        if scope["path"].startswith("/api/"):
+            # after the fault check: a request answered by a fault takes nothing from the bucket
             bucket = self.state.api_limits.take(self._rate_key(scope))
             scope["state"]["rate_headers"] = bucket.headers()
             if not bucket.allowed:
-                await self._send_error(
-                    scope,
-                    receive,
-                    send,
-                    ApiError(
-                        429,
-                        "rate_limited",
-                        f"too many requests; retry after {bucket.retry_after_s} s",
-                        headers={"Retry-After": str(bucket.retry_after_s)},
-                    ),
+                return ApiError(
+                    429,
+                    "rate_limited",
+                    f"too many requests; retry after {bucket.retry_after_s} s",
+                    headers={"Retry-After": str(bucket.retry_after_s)},
                 )
-                return
-        await self.app(scope, receive, self._decorate(scope, send, drop=fault == "drop"))
+        return None
 
     async def _delay_and_pick_fault(self) -> str | None:
         settings = self.state.settings

@@ -1,5 +1,6 @@
-"""The booking engine: who is busy when, holds, appointments and the demand simulation.
+"""The booking engine: availability, holds, appointments and the demand simulation.
 
+Who is busy when is kept in a :class:`~.ledger.BusyLedger`; the records are in :mod:`.records`.
 Every booking occupies one staff member for its slot plus the service's buffer, so a 60-minute
 massage also takes that person's overlapping 30-minute slots of every other service. A slot's
 ``available`` is the number of its able staff with nothing overlapping. All state changes
@@ -11,7 +12,6 @@ from __future__ import annotations
 import math
 import random
 import threading
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -19,10 +19,12 @@ from .calendar import Calendar, DayPlan, GridSlot, to_utc_iso
 from .clock import SandboxClock
 from .demand import booking_probability, candidate_slots, pick_lead_days
 from .errors import ApiError, not_found
+from .ledger import Busy, BusyLedger
+from .records import Appointment, Contact, Hold
 from .stores import Outbox
 from .world import Location, Service, World
 
-__all__ = ["Appointment", "BookingEngine", "Hold", "HOLD_TTL"]
+__all__ = ["BookingEngine", "HOLD_TTL"]
 
 HOLD_TTL = timedelta(minutes=10)
 MAX_START_DAYS_AHEAD = 365
@@ -30,41 +32,6 @@ SIMULATED_BOOKINGS_PER_HOUR = 1.5  # per location
 MAX_SIMULATED_BOOKINGS = 5_000  # per clock advance, so a year-long jump stays quick
 _RENDER_CACHE_SIZE = 50_000  # rendered service-location-days kept
 Json = dict[str, Any]
-Busy = dict[str, list[tuple[int, int]]]  # staff id -> busy [start, end) POSIX seconds
-Contact = dict[str, str | None]  # contact_name, contact_email, contact_phone, notes
-
-
-@dataclass
-class Hold:
-    """A ten-minute claim on one staff member's slot."""
-
-    hold_id: str
-    organization_id: str
-    service: Service
-    location: Location
-    staff_id: str
-    slot: GridSlot
-    day: date
-    expires_at: datetime
-    status: str = "held"  # held | released | confirmed
-
-
-@dataclass
-class Appointment:
-    """A confirmed (or later cancelled) booking made from a hold."""
-
-    appointment_id: str
-    hold_id: str
-    organization_id: str
-    service: Service
-    location: Location
-    staff_id: str
-    slot: GridSlot
-    day: date
-    contact: Contact
-    created_at: datetime
-    updated_at: datetime
-    status: str = "confirmed"  # confirmed | cancelled
 
 
 class BookingEngine:
@@ -78,13 +45,12 @@ class BookingEngine:
         self.lock = threading.RLock()
         self._seed = seed
         self._ids = random.Random(f"ids:{seed}")
-        self._busy: dict[tuple[str, date], list[tuple[int, int, str]]] = {}
-        self._materialized: set[tuple[str, date]] = set()
-        # rendered days, valid while their date's version stands and no slot or hold expires
-        self._versions: dict[date, int] = {}
-        self._rendered: dict[tuple[str, str, date, bool], tuple[int, float, Json]] = {}
         self.holds: dict[str, Hold] = {}
         self.appointments: dict[str, Appointment] = {}
+        self.ledger = BusyLedger(self.holds)
+        self._materialized: set[tuple[str, date]] = set()
+        # rendered days, valid while their date's ledger version stands and no slot or hold expires
+        self._rendered: dict[tuple[str, str, date, bool], tuple[int, float, Json]] = {}
 
     # -- lookups ---------------------------------------------------------------------------
 
@@ -123,44 +89,13 @@ class BookingEngine:
             raise ApiError(400, "invalid_request", message)
         return location
 
-    # -- who is busy -----------------------------------------------------------------------
-
-    def _hold_is_live(self, hold_id: str, now: datetime) -> bool:
-        hold = self.holds.get(hold_id)
-        return hold is not None and hold.status == "held" and hold.expires_at > now
-
-    def _is_free(
-        self, staff_id: str, day: date, slot: GridSlot, now: datetime, ignore: str | None = None
-    ) -> bool:
-        for start, end, ref in self._busy.get((staff_id, day), ()):
-            if start < slot.block_end_ts and end > slot.start_ts and ref != ignore:
-                if ref.startswith("h_") and not self._hold_is_live(ref, now):
-                    continue  # an expired hold no longer blocks anyone
-                return False
-        return True
-
-    def _touch(self, day: date) -> None:
-        """Any booking change on ``day`` invalidates that day's rendered availability."""
-        self._versions[day] = self._versions.get(day, 0) + 1
-
-    def _occupy(self, staff_id: str, day: date, slot: GridSlot, ref: str) -> None:
-        self._busy.setdefault((staff_id, day), []).append((slot.start_ts, slot.block_end_ts, ref))
-        self._touch(day)
-
-    def _vacate(self, staff_id: str, day: date, ref: str) -> None:
-        entries = self._busy.get((staff_id, day), [])
-        entries[:] = [entry for entry in entries if entry[2] != ref]
-        self._touch(day)
-
-    def _rename(self, staff_id: str, day: date, old: str, new: str) -> None:
-        entries = self._busy.get((staff_id, day), [])
-        entries[:] = [(s, e, new if ref == old else ref) for s, e, ref in entries]
+    # -- who is busy (see .ledger) ---------------------------------------------------------
 
     def free_staff(
         self, slot: GridSlot, day: date, now: datetime, ignore: str | None = None
     ) -> list[str]:
         """Able staff with nothing overlapping the slot (after materializing the day)."""
-        return [sid for sid in slot.staff_ids if self._is_free(sid, day, slot, now, ignore)]
+        return self.ledger.free_staff(slot, day, now, ignore)
 
     def materialize(self, location: Location, day: date) -> None:
         """Lay down the demand model's existing bookings for one location and date, once."""
@@ -172,11 +107,11 @@ class BookingEngine:
         lead_days = (day - self.clock.started_at.astimezone(location.tz).date()).days
         for member in self.world.staff[location.location_id]:
             for slot in candidate_slots(self.world, self.calendar, location, member, day, rng):
-                if not self._is_free(member.staff_id, day, slot, self.clock.started_at):
+                if not self.ledger.is_free(member.staff_id, day, slot, self.clock.started_at):
                     continue
                 hour = int(slot.start_iso[11:13])  # the ISO string carries local wall time
                 if rng.random() < booking_probability(hour, day.weekday(), lead_days):
-                    self._occupy(member.staff_id, day, slot, "bk_demand")
+                    self.ledger.occupy(member.staff_id, day, slot, "bk_demand")
 
     # -- availability ----------------------------------------------------------------------
 
@@ -194,19 +129,37 @@ class BookingEngine:
         location = self.location_for(organization_id, service, location_id, in_body=False)
         with self.lock:
             now = self.clock.now()
-            today = now.astimezone(location.tz).date()
-            start = start_date or today
-            if (start - today).days > MAX_START_DAYS_AHEAD:
-                raise ApiError(
-                    400,
-                    "invalid_request",
-                    f"start_date may be at most {MAX_START_DAYS_AHEAD} days ahead",
-                )
+            start = self._first_day(location, now, start_date)
             days = [
                 self._day(service, location, start + timedelta(n), now, omit_full)
                 for n in range(days_ahead)
             ]
-        last = start + timedelta(days_ahead - 1)
+        return self._document(organization_id, service, location, start, now, days)
+
+    @staticmethod
+    def _first_day(location: Location, now: datetime, start_date: date | None) -> date:
+        """``start_date``, else the location's today; 400 when it lies too far ahead."""
+        today = now.astimezone(location.tz).date()
+        start = start_date or today
+        if (start - today).days > MAX_START_DAYS_AHEAD:
+            raise ApiError(
+                400,
+                "invalid_request",
+                f"start_date may be at most {MAX_START_DAYS_AHEAD} days ahead",
+            )
+        return start
+
+    def _document(
+        self,
+        organization_id: str,
+        service: Service,
+        location: Location,
+        start: date,
+        now: datetime,
+        days: list[Json],
+    ) -> Json:
+        """Rendered days (one per day ahead) wrapped with the window's holidays and metadata."""
+        last = start + timedelta(len(days) - 1)
         holidays = self.calendar.holidays(location, start, last)
         return {
             "organization_id": organization_id,
@@ -214,7 +167,7 @@ class BookingEngine:
             "location_id": location.location_id,
             "timezone": location.timezone,
             "start_date": start.isoformat(),
-            "days_ahead": days_ahead,
+            "days_ahead": len(days),
             "generated_at": to_utc_iso(now),
             "slot_duration_minutes": service.duration_minutes,
             "days": days,
@@ -228,21 +181,21 @@ class BookingEngine:
         key = (service.service_id, location.location_id, day, omit_full)
         now_ts = now.timestamp()
         cached = self._rendered.get(key)
-        if cached and cached[0] == self._versions.get(day, 0) and now_ts < cached[1]:
+        if cached and cached[0] == self.ledger.version(day) and now_ts < cached[1]:
             return cached[2]
         plan = self.calendar.day_plan(service.service_id, location.location_id, day)
         slots: list[Json] = []
         valid_until = math.inf
         if plan.slots:
             self.materialize(location, day)
-            busy, valid_until = self._live_busy(plan.staff_ids, day, now)
+            busy, valid_until = self.ledger.live_busy(plan.staff_ids, day, now)
             slots = self._render_slots(plan, busy, now_ts, omit_full)
             starts = [slot.start_ts for slot in plan.slots if slot.start_ts > now_ts]
             valid_until = min([valid_until, *starts[:1]])  # a slot starting drops out of the list
         rendered = {"date": day.isoformat(), "status": plan.status, "slots": slots}
         if len(self._rendered) >= _RENDER_CACHE_SIZE:
             self._rendered.clear()  # crude but bounded; refills at the speed of one sweep
-        self._rendered[key] = (self._versions.get(day, 0), valid_until, rendered)
+        self._rendered[key] = (self.ledger.version(day), valid_until, rendered)
         return rendered
 
     @staticmethod
@@ -266,23 +219,6 @@ class BookingEngine:
                     }
                 )
         return slots
-
-    def _live_busy(self, staff_ids: frozenset[str], day: date, now: datetime) -> tuple[Busy, float]:
-        """Each staff member's busy intervals that day, expired holds left out.
-
-        Also returns when the first live hold among them expires: the picture changes then.
-        """
-        busy: Busy = {}
-        first_expiry = math.inf
-        for staff_id in staff_ids:
-            intervals = busy[staff_id] = []
-            for start, end, ref in self._busy.get((staff_id, day), ()):
-                if ref.startswith("h_"):
-                    if not self._hold_is_live(ref, now):
-                        continue
-                    first_expiry = min(first_expiry, self.holds[ref].expires_at.timestamp())
-                intervals.append((start, end))
-        return busy, first_expiry
 
     # -- taking a slot ---------------------------------------------------------------------
 
@@ -357,7 +293,7 @@ class BookingEngine:
                 expires_at=self.clock.now() + HOLD_TTL,
             )
             self.holds[hold.hold_id] = hold
-            self._occupy(staff_id, day, slot, hold.hold_id)
+            self.ledger.occupy(staff_id, day, slot, hold.hold_id)
             return hold
 
     def get_hold(self, organization_id: str, hold_id: str) -> Hold:
@@ -378,42 +314,34 @@ class BookingEngine:
                     "this hold is already an appointment; cancel the appointment",
                 )
             hold.status = "released"
-            self._vacate(hold.staff_id, hold.day, hold.hold_id)
+            self.ledger.vacate(hold.staff_id, hold.day, hold.hold_id)
 
     def confirm(self, organization_id: str, hold_id: str, contact: Contact) -> Appointment:
         """Turn a live hold into an appointment and email the customer."""
         with self.lock:
             hold = self.get_hold(organization_id, hold_id)
             now = self.clock.now()
-            if hold.status == "confirmed":
-                raise ApiError(
-                    409, "hold_already_confirmed", f"hold {hold_id} is already an appointment"
-                )
-            if hold.status == "released" or hold.expires_at <= now:
-                self._vacate(hold.staff_id, hold.day, hold.hold_id)
-                raise ApiError(
-                    410,
-                    "hold_expired",
-                    "the hold expired after 10 minutes or was released; hold the slot again",
-                )
-            appointment = Appointment(
-                self.new_id("a_"),
-                hold_id,
-                organization_id,
-                hold.service,
-                hold.location,
-                hold.staff_id,
-                hold.slot,
-                hold.day,
-                contact,
-                created_at=now,
-                updated_at=now,
-            )
+            self._check_confirmable(hold, now)
+            appointment = Appointment.from_hold(self.new_id("a_"), hold, contact, now)
             hold.status = "confirmed"
-            self._rename(hold.staff_id, hold.day, hold_id, appointment.appointment_id)
+            self.ledger.rename(hold.staff_id, hold.day, hold_id, appointment.appointment_id)
             self.appointments[appointment.appointment_id] = appointment
             self._email("confirmed", appointment)
             return appointment
+
+    def _check_confirmable(self, hold: Hold, now: datetime) -> None:
+        """409 if already confirmed; 410 (freeing the slot) if released or expired."""
+        if hold.status == "confirmed":
+            raise ApiError(
+                409, "hold_already_confirmed", f"hold {hold.hold_id} is already an appointment"
+            )
+        if hold.status == "released" or hold.expires_at <= now:
+            self.ledger.vacate(hold.staff_id, hold.day, hold.hold_id)
+            raise ApiError(
+                410,
+                "hold_expired",
+                "the hold expired after 10 minutes or was released; hold the slot again",
+            )
 
     def get_appointment(self, organization_id: str, appointment_id: str) -> Appointment:
         """An appointment of this organization, else 404."""
@@ -429,7 +357,7 @@ class BookingEngine:
             if appointment.status != "cancelled":
                 appointment.status = "cancelled"
                 appointment.updated_at = self.clock.now()
-                self._vacate(appointment.staff_id, appointment.day, appointment_id)
+                self.ledger.vacate(appointment.staff_id, appointment.day, appointment_id)
                 self._email("cancelled", appointment)
             return appointment
 
@@ -451,9 +379,9 @@ class BookingEngine:
             staff_id = self._take(
                 slot, day, appointment.location, ignore=appointment_id, prefer=appointment.staff_id
             )
-            self._vacate(appointment.staff_id, appointment.day, appointment_id)
+            self.ledger.vacate(appointment.staff_id, appointment.day, appointment_id)
             appointment.staff_id, appointment.slot, appointment.day = staff_id, slot, day
-            self._occupy(staff_id, day, slot, appointment_id)
+            self.ledger.occupy(staff_id, day, slot, appointment_id)
             appointment.updated_at = self.clock.now()
             self._email("rescheduled", appointment)
             return appointment
@@ -497,7 +425,8 @@ class BookingEngine:
         slots = [
             slot
             for slot in candidate_slots(self.world, self.calendar, location, member, day, rng)
-            if slot.start_ts > now.timestamp() and self._is_free(member.staff_id, day, slot, now)
+            if slot.start_ts > now.timestamp()
+            and self.ledger.is_free(member.staff_id, day, slot, now)
         ]
         if not slots:
             return 0
@@ -505,5 +434,5 @@ class BookingEngine:
             booking_probability(int(s.start_iso[11:13]), day.weekday(), lead_days) for s in slots
         ]
         slot = rng.choices(slots, weights)[0]
-        self._occupy(member.staff_id, day, slot, "bk_simulated")
+        self.ledger.occupy(member.staff_id, day, slot, "bk_simulated")
         return 1

@@ -2,6 +2,9 @@
 
 Endpoints read the body (the only ``await``) and then run synchronously to the end, so an
 idempotency check and the state change it guards can never interleave with another request.
+Here: the token endpoint, catalogue, availability, the sandbox-only clock and outbox, and the
+:data:`ROUTES` table of all endpoints; the booking ones live in :mod:`.booking_routes`, what
+every endpoint shares in :mod:`.web`.
 """
 
 from __future__ import annotations
@@ -9,87 +12,41 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
 import secrets
-from collections.abc import Awaitable, Callable, Mapping
-from datetime import date, timedelta
-from typing import Any, cast
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from urllib.parse import parse_qs
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from . import booking_routes
 from .calendar import to_utc_iso
-from .engine import Appointment, Hold
 from .errors import ApiError, FieldChecker
 from .state import SandboxState
-from .stores import StoredResponse, TokenGrant, request_fingerprint
+from .web import (
+    authorize,
+    json_response,
+    optional_query_id,
+    paginate,
+    query_date,
+    query_id,
+    query_int,
+    sandbox_state,
+)
 from .world import ApiClient
 
-__all__ = ["error_response", "json_response", "ROUTES"]
+__all__ = ["ROUTES"]
 
-DEFAULT_PAGE_SIZE = 50
-MAX_PAGE_SIZE = 100
 MAX_DAYS_AHEAD = 60
 DEFAULT_DAYS_AHEAD = 7
 MAX_CLOCK_ADVANCE_S = 10 * 365 * 86400
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 Endpoint = Callable[[Request], Awaitable[Response]]
-Handler = Callable[[TokenGrant, Any], Response]  # (grant, parsed JSON body) -> response
 
 
-def json_response(
-    data: Any, status: int = 200, headers: Mapping[str, str] | None = None
-) -> Response:
-    """A JSON response (UTF-8, no ASCII escaping)."""
-    body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
-    return Response(body, status, headers=headers, media_type="application/json")
-
-
-def error_response(request: Request, error: ApiError) -> Response:
-    """The contract's error envelope, with the request id of this response."""
-    payload: dict[str, Any] = {
-        "code": error.code,
-        "message": error.message,
-        "request_id": request.scope["state"]["request_id"],
-    }
-    if error.details:
-        payload["details"] = error.details
-    return json_response({"error": payload}, error.status, error.headers)
-
-
-def _state(request: Request) -> SandboxState:
-    return cast(SandboxState, request.app.state.sandbox)
-
-
-# -- auth ------------------------------------------------------------------------------------
-
-
-def _authorize(request: Request, scope: str) -> TokenGrant:
-    """The grant behind the bearer token: 401 without a live token, 403 without the scope."""
-    header = request.headers.get("authorization", "")
-    kind, _, token = header.partition(" ")
-    state = _state(request)
-    grant = (
-        state.tokens.lookup(token.strip(), state.clock.now()) if kind.lower() == "bearer" else None
-    )
-    if grant is None:
-        raise ApiError(
-            401,
-            "invalid_token",
-            "missing, expired or unknown access token; request a new one at /oauth/token",
-            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-        )
-    if scope not in grant.scopes:
-        raise ApiError(
-            403,
-            "insufficient_scope",
-            f"this token lacks the scope {scope!r}",
-            headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'},
-        )
-    return grant
+# -- access tokens ---------------------------------------------------------------------------
 
 
 def _oauth_error(
@@ -118,7 +75,7 @@ def _client_credentials(request: Request, form: dict[str, str]) -> tuple[str, st
 
 async def token(request: Request) -> Response:
     """POST /oauth/token: the client-credentials grant (RFC 6749 §4.4)."""
-    state = _state(request)
+    state = sandbox_state(request)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     raw = await request.body()
     try:
@@ -173,75 +130,13 @@ def _rate_limited(retry_after_s: int, what: str) -> ApiError:
     )
 
 
-# -- query parsing ---------------------------------------------------------------------------
-
-
-def _query_int(request: Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    if not re.fullmatch(r"[0-9]{1,4}", raw.strip()) or not low <= int(raw) <= high:
-        raise ApiError(
-            400, "invalid_request", f"{name} must be a whole number from {low} to {high}"
-        )
-    return int(raw)
-
-
-def _query_id(request: Request, name: str) -> str:
-    raw = request.query_params.get(name)
-    if raw is None or not raw.strip() or len(raw) > 255:
-        raise ApiError(400, "invalid_request", f"{name} is required and must not be empty")
-    return raw
-
-
-def _optional_query_id(request: Request, name: str) -> str | None:
-    """None when ``name`` is absent; otherwise checked like a required id."""
-    return None if request.query_params.get(name) is None else _query_id(request, name)
-
-
-def _query_date(request: Request, name: str) -> date | None:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return None
-    try:
-        if not _DATE.match(raw):
-            raise ValueError(raw)
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise ApiError(400, "invalid_request", f"{name} must be a date YYYY-MM-DD") from None
-
-
-def _paginate(request: Request, items: list[dict[str, Any]], kind: str) -> Response:
-    """One page of ``items``: ``{"items", "next_page_token"}``; tokens are opaque offsets."""
-    size = _query_int(request, "page_size", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
-    offset = 0
-    raw = request.query_params.get("page_token")
-    if raw:
-        try:
-            name, _, number = base64.urlsafe_b64decode(raw.encode() + b"==").decode().partition(":")
-            offset = int(number)
-            if name != kind or not 0 <= offset <= len(items):
-                raise ValueError(raw)
-        except (ValueError, binascii.Error, UnicodeDecodeError):
-            raise ApiError(
-                400,
-                "invalid_request",
-                "page_token was not issued for this list; start again without it",
-            ) from None
-    end = offset + size
-    next_token = None
-    if end < len(items):
-        next_token = base64.urlsafe_b64encode(f"{kind}:{end}".encode()).decode().rstrip("=")
-    return json_response({"items": items[offset:end], "next_page_token": next_token})
-
-
 # -- catalogue and availability --------------------------------------------------------------
 
 
 async def organization(request: Request) -> Response:
     """GET /api/v1/organization."""
-    grant = _authorize(request, "org:read")
-    org = _state(request).world.organizations[grant.client.organization_id]
+    grant = authorize(request, "org:read")
+    org = sandbox_state(request).world.organizations[grant.client.organization_id]
     return json_response(
         {
             "organization_id": org.organization_id,
@@ -254,7 +149,7 @@ async def organization(request: Request) -> Response:
 
 async def locations(request: Request) -> Response:
     """GET /api/v1/locations (paginated)."""
-    grant = _authorize(request, "org:read")
+    grant = authorize(request, "org:read")
     items = [
         {
             "location_id": loc.location_id,
@@ -265,14 +160,14 @@ async def locations(request: Request) -> Response:
             "address": loc.address,
             "active": loc.active,
         }
-        for loc in _state(request).world.locations_of(grant.client.organization_id)
+        for loc in sandbox_state(request).world.locations_of(grant.client.organization_id)
     ]
-    return _paginate(request, items, "locations")
+    return paginate(request, items, "locations")
 
 
 async def services(request: Request) -> Response:
     """GET /api/v1/services (paginated)."""
-    grant = _authorize(request, "org:read")
+    grant = authorize(request, "org:read")
     items = [
         {
             "service_id": s.service_id,
@@ -282,189 +177,24 @@ async def services(request: Request) -> Response:
             "location_ids": list(s.location_ids),
             "active": s.active,
         }
-        for s in _state(request).world.services_of(grant.client.organization_id)
+        for s in sandbox_state(request).world.services_of(grant.client.organization_id)
     ]
-    return _paginate(request, items, "services")
+    return paginate(request, items, "services")
 
 
 async def availability(request: Request) -> Response:
     """GET /api/v1/availability."""
-    grant = _authorize(request, "availability:read")
-    state = _state(request)
+    grant = authorize(request, "availability:read")
+    state = sandbox_state(request)
     document = state.engine.availability(
         grant.client.organization_id,
-        _query_id(request, "service_id"),
-        _optional_query_id(request, "location_id"),
-        _query_int(request, "days_ahead", DEFAULT_DAYS_AHEAD, 1, MAX_DAYS_AHEAD),
-        _query_date(request, "start_date"),
+        query_id(request, "service_id"),
+        optional_query_id(request, "location_id"),
+        query_int(request, "days_ahead", DEFAULT_DAYS_AHEAD, 1, MAX_DAYS_AHEAD),
+        query_date(request, "start_date"),
         state.settings.omit_full_slots,
     )
     return json_response(document)
-
-
-# -- appointments ----------------------------------------------------------------------------
-
-
-async def _idempotent(request: Request, scope: str, handle: Handler) -> Response:
-    """Authorize, then run ``handle(grant, body)`` once per Idempotency-Key, replaying after."""
-    grant = _authorize(request, scope)
-    raw = await request.body()
-    key = request.headers.get("idempotency-key")
-    if key is None:
-        return _run(request, handle, grant, raw)
-    state = _state(request)
-    state.idempotency.check_key(key)
-    fingerprint = request_fingerprint(request.method, request.url.path, raw)
-    client_id, now = grant.client.client_id, state.clock.now()
-    stored = state.idempotency.replay(client_id, key, fingerprint, now)
-    if stored is not None:
-        headers = {**stored.headers, "Idempotent-Replayed": "true"}
-        return Response(stored.body, stored.status, headers, media_type="application/json")
-    response = _run(request, handle, grant, raw)
-    if response.status_code < 500 and response.status_code != 429:
-        kept = {k: v for k, v in response.headers.items() if k.lower() == "location"}
-        state.idempotency.remember(
-            client_id,
-            key,
-            StoredResponse(fingerprint, response.status_code, bytes(response.body), kept, now),
-        )
-    return response
-
-
-def _run(request: Request, handle: Handler, grant: TokenGrant, raw: bytes) -> Response:
-    try:
-        try:
-            body = json.loads(raw) if raw.strip() else None
-        except (ValueError, UnicodeDecodeError, RecursionError):
-            raise ApiError(400, "invalid_request", "the request body is not valid JSON") from None
-        return handle(grant, body)
-    except ApiError as error:
-        return error_response(request, error)
-
-
-def _hold_json(hold: Hold) -> dict[str, Any]:
-    return {
-        "hold_id": hold.hold_id,
-        "status": hold.status,
-        "organization_id": hold.organization_id,
-        "service_id": hold.service.service_id,
-        "location_id": hold.location.location_id,
-        "appointment_time": hold.slot.start_iso,
-        "appointment_duration": hold.service.duration_minutes,
-        "expires_at": to_utc_iso(hold.expires_at),
-    }
-
-
-def _appointment_json(appointment: Appointment) -> dict[str, Any]:
-    return {
-        "appointment_id": appointment.appointment_id,
-        "status": appointment.status,
-        "hold_id": appointment.hold_id,
-        "organization_id": appointment.organization_id,
-        "service_id": appointment.service.service_id,
-        "location_id": appointment.location.location_id,
-        "appointment_time": appointment.slot.start_iso,
-        "appointment_duration": appointment.service.duration_minutes,
-        **appointment.contact,
-        "created_at": to_utc_iso(appointment.created_at),
-        "updated_at": to_utc_iso(appointment.updated_at),
-    }
-
-
-async def hold(request: Request) -> Response:
-    """POST /api/v1/appointments/hold."""
-    engine = _state(request).engine
-
-    def handle(grant: TokenGrant, body: Any) -> Response:
-        fields = FieldChecker(body)
-        organization_id = fields.text("organization_id")
-        service_id = fields.text("service_id")
-        moment = fields.instant("appointment_time")
-        duration = fields.positive_int("appointment_duration")
-        location_id = fields.text("location_id", required=False)
-        fields.raise_if_any()
-        service_id = fields.checked("service_id", service_id)
-        moment = fields.checked("appointment_time", moment)
-        if organization_id != grant.client.organization_id:
-            raise ApiError(404, "not_found", f"organization {organization_id!r} not found")
-        service = engine.service(organization_id, service_id)
-        if duration != service.duration_minutes:
-            message = f"must equal the service's duration, {service.duration_minutes} minutes"
-            raise ApiError(
-                422,
-                "validation_error",
-                f"appointment_duration {message}",
-                [{"field": "appointment_duration", "message": message}],
-            )
-        location = engine.location_for(organization_id, service, location_id, in_body=True)
-        held = engine.hold(organization_id, service, location, moment)
-        return json_response(_hold_json(held), 201)
-
-    return await _idempotent(request, "appointments:write", handle)
-
-
-async def release(request: Request) -> Response:
-    """DELETE /api/v1/appointments/hold/{hold_id}."""
-    grant = _authorize(request, "appointments:write")
-    _state(request).engine.release(grant.client.organization_id, request.path_params["hold_id"])
-    return Response(status_code=204)
-
-
-async def confirm(request: Request) -> Response:
-    """POST /api/v1/appointments/confirm."""
-    engine = _state(request).engine
-
-    def handle(grant: TokenGrant, body: Any) -> Response:
-        fields = FieldChecker(body)
-        hold_id = fields.text("hold_id")
-        contact = {
-            "contact_name": fields.text("contact_name", max_chars=200),
-            "contact_email": fields.email("contact_email"),
-            "contact_phone": fields.phone("contact_phone"),
-            "notes": fields.text("notes", required=False, max_chars=2000),
-        }
-        fields.raise_if_any()
-        hold_id = fields.checked("hold_id", hold_id)
-        appointment = engine.confirm(grant.client.organization_id, hold_id, contact)
-        return json_response(_appointment_json(appointment), 201)
-
-    return await _idempotent(request, "appointments:write", handle)
-
-
-async def get_appointment(request: Request) -> Response:
-    """GET /api/v1/appointments/{appointment_id}."""
-    grant = _authorize(request, "appointments:read")
-    appointment = _state(request).engine.get_appointment(
-        grant.client.organization_id, request.path_params["appointment_id"]
-    )
-    return json_response(_appointment_json(appointment))
-
-
-async def patch_appointment(request: Request) -> Response:
-    """PATCH /api/v1/appointments/{appointment_id}: reschedule or cancel."""
-    engine = _state(request).engine
-    appointment_id = request.path_params["appointment_id"]
-
-    def handle(grant: TokenGrant, body: Any) -> Response:
-        fields = FieldChecker(body)
-        organization_id = grant.client.organization_id
-        wants_time, wants_status = "appointment_time" in fields.body, "status" in fields.body
-        if wants_time == wants_status:
-            message = "send exactly one of appointment_time (reschedule) or status (cancel)"
-            details = [{"field": f, "message": message} for f in ("appointment_time", "status")]
-            raise ApiError(422, "validation_error", message, details)
-        if wants_status:
-            if fields.body["status"] != "cancelled":
-                fields.problem("status", "the only status you can set is 'cancelled'")
-            fields.raise_if_any()
-            return json_response(_appointment_json(engine.cancel(organization_id, appointment_id)))
-        moment = fields.instant("appointment_time")
-        fields.raise_if_any()
-        moment = fields.checked("appointment_time", moment)
-        moved = engine.reschedule(organization_id, appointment_id, moment)
-        return json_response(_appointment_json(moved))
-
-    return await _idempotent(request, "appointments:write", handle)
 
 
 # -- sandbox only ----------------------------------------------------------------------------
@@ -473,13 +203,13 @@ async def patch_appointment(request: Request) -> Response:
 async def outbox(request: Request) -> Response:
     """GET /_sandbox/outbox[?appointment_id=...]."""
     wanted = request.query_params.get("appointment_id")
-    items = _state(request).engine.outbox.items
+    items = sandbox_state(request).engine.outbox.items
     return json_response({"items": [i for i in items if wanted in (None, i["appointment_id"])]})
 
 
 async def clock(request: Request) -> Response:
     """GET or POST /_sandbox/clock."""
-    state = _state(request)
+    state = sandbox_state(request)
     booked = 0
     if request.method == "POST":
         raw = await request.body()
@@ -515,11 +245,11 @@ ROUTES: list[tuple[str, Endpoint, list[str]]] = [
     ("/api/v1/locations", locations, ["GET"]),
     ("/api/v1/services", services, ["GET"]),
     ("/api/v1/availability", availability, ["GET"]),
-    ("/api/v1/appointments/hold", hold, ["POST"]),
-    ("/api/v1/appointments/hold/{hold_id}", release, ["DELETE"]),
-    ("/api/v1/appointments/confirm", confirm, ["POST"]),
-    ("/api/v1/appointments/{appointment_id}", get_appointment, ["GET"]),
-    ("/api/v1/appointments/{appointment_id}", patch_appointment, ["PATCH"]),
+    ("/api/v1/appointments/hold", booking_routes.hold, ["POST"]),
+    ("/api/v1/appointments/hold/{hold_id}", booking_routes.release, ["DELETE"]),
+    ("/api/v1/appointments/confirm", booking_routes.confirm, ["POST"]),
+    ("/api/v1/appointments/{appointment_id}", booking_routes.get_appointment, ["GET"]),
+    ("/api/v1/appointments/{appointment_id}", booking_routes.patch_appointment, ["PATCH"]),
     ("/_sandbox/outbox", outbox, ["GET"]),
     ("/_sandbox/clock", clock, ["GET", "POST"]),
 ]

@@ -341,6 +341,16 @@ def _catalogue(rows: Sequence[ServiceRow], organization_id: str) -> list[Service
     return [Service(r[0], organization_id, r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows]
 
 
+def _all_locations(closed_day: date) -> dict[str, Location]:
+    """Both organizations' locations by id, Berlin closed on ``closed_day``."""
+    berlin, *others = [_location(row, "o_demo") for row in _LOCATIONS]
+    berlin = replace(berlin, closed_days={closed_day: "Closed for staff training"})
+    locations = {loc.location_id: loc for loc in [berlin, *others]}
+    other_location = _location(_OTHER_LOCATION, "o_other")
+    locations[other_location.location_id] = other_location
+    return locations
+
+
 def build_world(seed: int, services: int | None, closed_day: date) -> World:
     """Build the sandbox world.
 
@@ -354,11 +364,7 @@ def build_world(seed: int, services: int | None, closed_day: date) -> World:
         The date of Berlin's "closed" override day (a local date).
     """
     rng = random.Random(f"world:{seed}")
-    berlin, *others = [_location(row, "o_demo") for row in _LOCATIONS]
-    berlin = replace(berlin, closed_days={closed_day: "Closed for staff training"})
-    locations = {loc.location_id: loc for loc in [berlin, *others]}
-    other_location = _location(_OTHER_LOCATION, "o_other")
-    locations[other_location.location_id] = other_location
+    locations = _all_locations(closed_day)
     catalogue = _catalogue(_CATALOGUE, "o_demo")
     if services is not None:
         catalogue = catalogue[:services] + _generated_services(services - len(catalogue), rng)
