@@ -354,3 +354,23 @@ def test_module_imports_only_the_standard_library(path: Path) -> None:
     siblings = {p.stem for p in MODULE_PATHS}
     assert all(node.level == 1 and node.module in siblings for node in relative)
     assert roots <= set(sys.stdlib_module_names)
+
+
+def test_the_documents_numbers_are_the_servers() -> None:
+    """The spec modules stand alone (stdlib only), so they repeat the sandbox's limits: keep
+    the copies from drifting apart."""
+    from zimun_analytics.sandbox import engine, openapi, openapi_schemas, routes, state, stores, web
+
+    assert (openapi.MAX_PAGE_SIZE, openapi.DEFAULT_PAGE_SIZE) == (
+        web.MAX_PAGE_SIZE,
+        web.DEFAULT_PAGE_SIZE,
+    )
+    assert (openapi_schemas.MAX_DAYS_AHEAD, openapi_schemas.DEFAULT_DAYS_AHEAD) == (
+        routes.MAX_DAYS_AHEAD,
+        routes.DEFAULT_DAYS_AHEAD,
+    )
+    assert openapi_schemas.HOLD_TTL_MINUTES * 60 == engine.HOLD_TTL.total_seconds()
+    assert openapi_schemas.TOKEN_TTL_S == state.DEFAULT_TOKEN_TTL_S
+    assert openapi.TOKEN_RATE_PER_MINUTE == state.DEFAULT_TOKEN_RATE_LIMIT_PER_MIN
+    assert openapi.IDEMPOTENCY_TTL_HOURS * 3600 == stores.IDEMPOTENCY_TTL.total_seconds()
+    assert openapi.MAX_IDEMPOTENCY_KEY_CHARS == stores.MAX_IDEMPOTENCY_KEY_CHARS
