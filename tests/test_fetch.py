@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, date, datetime
 
 import httpx
@@ -202,7 +201,7 @@ def _payload(slots, **extra):
         "days": [{"date": "2026-03-29", "status": "open", "slots": slots}],
         **extra,
     }
-    return Payload.from_data(Call(SERVICE, "l_1", None, 1), data, "req_x")
+    return Payload(Call(SERVICE, "l_1", None, 1), data, "req_x")
 
 
 def _tables(*payloads):
@@ -229,45 +228,6 @@ def test_missing_optional_fields_become_nulls():
 def test_missing_or_malformed_required_fields_raise_one_clear_error(slot):
     with pytest.raises(ResponseFormatError, match="availability"):
         _tables(_payload([slot]))
-
-
-SLOT = {"start": "2026-03-29T10:00:00+02:00", "capacity": 2, "available": 1}
-
-
-def _raw(body: bytes) -> Payload:
-    return Payload(Call(SERVICE, "l_1", None, 1), body, "req_raw")
-
-
-def test_pretty_printed_bodies_map_like_compact_ones():
-    data = json.loads(_payload([SLOT]).body)
-    data["days"].append({"date": "2026-03-30", "status": "holiday", "slots": []})
-    data["holidays"] = {"2026-03-30": {"name": "Fête", "kind": "closed"}}
-    compact = _raw(json.dumps(data).encode())
-    pretty = _raw(json.dumps(data, indent=2, ensure_ascii=False).encode())
-    a, b = _tables(compact), _tables(pretty)
-    pd.testing.assert_frame_equal(a[0], b[0])
-    pd.testing.assert_frame_equal(a[1], b[1])
-    assert b[1].holiday_name.tolist()[1] == "Fête" and len(b[0]) == 1
-
-
-@pytest.mark.parametrize(
-    ("body", "says"),
-    [(b"<html>busy</html>", "is not JSON"), (b"[1, 2]", "not a JSON object"), (b"", "not JSON")],
-)
-def test_a_body_that_is_not_an_availability_object_raises_naming_its_request(body, says):
-    with pytest.raises(ResponseFormatError, match=f"{says}.*req_raw"):
-        _tables(_payload([SLOT]), _raw(body))
-
-
-def test_holiday_names_are_found_wherever_the_map_sits_in_the_body():
-    day = {"date": "2026-03-29", "status": "holiday", "slots": []}
-    holidays = {"2026-03-29": {"name": "holidays", "kind": "public_holiday"}}
-    first = {"holidays": holidays, "timezone": "Europe/Berlin", "days": [day]}
-    decoy = {**first, "zz_notes": {"holidays": {"2026-03-29": {"name": "decoy"}}}}
-    no_map = {"timezone": "Europe/Berlin", "days": [day]}
-    names = [_tables(_raw(json.dumps(d).encode()))[1].holiday_name[0] for d in (first, decoy)]
-    assert names == ["holidays", "holidays"]  # a nested "holidays" key is not the map
-    assert pd.isna(_tables(_raw(json.dumps(no_map).encode()))[1].holiday_name[0])
 
 
 def test_empty_input_gives_empty_typed_frames():

@@ -1,34 +1,30 @@
-"""The one wire → table mapping: availability response bodies to the ``slots`` and ``days`` tables.
+"""The one wire → table mapping: availability JSON payloads to the ``slots`` and ``days`` tables.
 
-The raw bodies are parsed together by Arrow's multithreaded JSON reader against a declared wire
-schema (no Python dict per slot is ever built), then every column is computed with vectorized
-Arrow kernels. Unknown fields are ignored, missing optional ones (``end``, ``capacity``,
-``available``, ``holidays``) become nulls, and a missing or malformed required one raises one
-:class:`ResponseFormatError` naming the endpoint, the field and the request id (found by
-decoding the bodies one by one, only once the fast path failed). Adapting to the real
-service's shapes is a change to this file only.
+All payloads are converted to Arrow in one call against a declared wire schema, then every
+column is computed with vectorized Arrow kernels: no Python loop runs per slot. Unknown fields
+are ignored, missing optional ones (``end``, ``capacity``, ``available``, ``holidays``) become
+nulls, and a missing or malformed required one raises one :class:`ResponseFormatError` naming
+the endpoint, the field and the request id. Adapting to the real service's shapes is a change
+to this file only.
 """
 
 from __future__ import annotations
 
-import io
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.json as pa_json
 
 from .errors import ResponseFormatError
 from .models import Service
 from .schema import DAYS, SLOTS, frame_from_arrow
 
-__all__ = ["Call", "Payload", "Wire", "parse_payloads", "tables_from_payloads", "tables_from_wire"]
+__all__ = ["Call", "Payload", "tables_from_payloads"]
 
 ENDPOINT = "GET /availability"
 _US_PER_HOUR = 3_600_000_000
@@ -50,17 +46,14 @@ _WIRE_PAYLOAD = pa.struct(
         ("service_id", pa.string()),
         ("location_id", pa.string()),
         ("timezone", pa.string()),
-        ("generated_at", pa.string()),
         ("slot_duration_minutes", pa.int16()),
         ("days", pa.list_(_WIRE_DAY)),
+        (
+            "holidays",
+            pa.map_(pa.string(), pa.struct([("name", pa.string()), ("kind", pa.string())])),
+        ),
     ]
-)  # holidays, a map keyed by date, Arrow's JSON reader cannot type: see _holidays_of
-_PARSE = pa_json.ParseOptions(
-    explicit_schema=pa.schema(list(_WIRE_PAYLOAD)), unexpected_field_behavior="ignore"
 )
-_READ = pa_json.ReadOptions(block_size=4 << 20)  # 4 MiB blocks, parsed on Arrow's threads
-_HOLIDAYS_KEY = b'"holidays"'
-_DECODER = json.JSONDecoder()
 
 
 @dataclass(frozen=True)
@@ -75,23 +68,11 @@ class Call:
 
 @dataclass
 class Payload:
-    """An availability response body (raw JSON bytes) and the call that produced it."""
+    """An availability response and the call that produced it."""
 
     call: Call
-    body: bytes
+    data: Any
     request_id: str | None
-
-    @classmethod
-    def from_data(cls, call: Call, data: Any, request_id: str | None = None) -> Payload:
-        """A payload of already decoded JSON (tests, tools), encoded as the service would."""
-        return cls(call, json.dumps(data).encode(), request_id)
-
-    def decoded(self) -> Any:
-        """The body as Python objects (the slow path: diagnosis, the rare field read)."""
-        try:
-            return json.loads(self.body)
-        except ValueError:
-            raise _problem(self, "the body", "is not JSON") from None
 
 
 def _problem(payload: Payload, field: str, what: str) -> ResponseFormatError:
@@ -100,7 +81,7 @@ def _problem(payload: Payload, field: str, what: str) -> ResponseFormatError:
 
 def _diagnose(payload: Payload) -> ResponseFormatError:
     """Name the field a payload got wrong (the slow path, run only once conversion failed)."""
-    data = payload.decoded()
+    data = payload.data
     if not isinstance(data, dict):
         return _problem(payload, "the body", "is not a JSON object")
     for i, day in enumerate(data.get("days") or []):
@@ -113,32 +94,15 @@ def _diagnose(payload: Payload) -> ResponseFormatError:
 
 
 def _wire_array(payloads: Sequence[Payload]) -> pa.StructArray:
-    """Every body parsed at once, one row per payload, typed by the wire schema."""
-    if not payloads:
-        return pa.array([], type=_WIRE_PAYLOAD)
-    # JSON never has a raw newline inside a string, so this makes each body one NDJSON line
-    lines = b"\n".join(p.body.replace(b"\n", b" ").replace(b"\r", b" ") for p in payloads)
     try:
-        table = pa_json.read_json(io.BytesIO(lines), read_options=_READ, parse_options=_PARSE)
-    except pa.ArrowInvalid:
-        raise _culprit(payloads) from None
-    if table.num_rows != len(payloads):  # an empty body is no line at all
-        raise _culprit(payloads)
-    return pa.StructArray.from_arrays(
-        [table.column(name).combine_chunks() for name in table.column_names],
-        fields=list(_WIRE_PAYLOAD),
-    )
-
-
-def _culprit(payloads: Sequence[Payload]) -> ResponseFormatError:
-    """The error naming the first payload (and field) that the wire schema cannot hold."""
-    for payload in payloads:
-        data = payload.decoded()
-        try:
-            pa.array([data], type=_WIRE_PAYLOAD)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
-            return _diagnose(payload)
-    return ResponseFormatError(f"{ENDPOINT}: a response does not fit the availability schema")
+        return pa.array([p.data for p in payloads], type=_WIRE_PAYLOAD)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
+        for payload in payloads:  # find the culprit to name it
+            try:
+                pa.array([payload.data], type=_WIRE_PAYLOAD)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
+                raise _diagnose(payload) from None
+        raise
 
 
 def _require(
@@ -151,13 +115,9 @@ def _require(
 
 
 @dataclass
-class Wire:
-    """Parsed payloads: their nested arrays flattened, with each row's payload index.
+class _Wire:
+    """The payloads' nested arrays, flattened, with each row's payload index."""
 
-    Made by :func:`parse_payloads`; ``sources`` are the payloads themselves, in order.
-    """
-
-    sources: Sequence[Payload]
     payloads: pa.StructArray
     days: pa.StructArray
     day_payload: pa.Array
@@ -165,21 +125,8 @@ class Wire:
     slot_day: pa.Array
     slot_payload: pa.Array
 
-    def observed_at(self) -> datetime | None:
-        """The earliest ``generated_at`` (UTC) of the payloads: when the service saw them."""
-        instants = []
-        for raw in self.payloads.field("generated_at").to_pylist():
-            try:
-                moment = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
-            except ValueError:
-                continue
-            if moment.tzinfo is not None:
-                instants.append(moment.astimezone(UTC))
-        return min(instants) if instants else None
 
-
-def parse_payloads(payloads: Sequence[Payload]) -> Wire:
-    """Parse and check every body at once (one ResponseFormatError for the first bad one)."""
+def _flatten(payloads: Sequence[Payload]) -> _Wire:
     wire = _wire_array(payloads)
     index = pa.array(range(len(payloads)), pa.int32())
     _require(wire.field("days"), index, payloads, "days")
@@ -194,11 +141,11 @@ def parse_payloads(payloads: Sequence[Payload]) -> Wire:
     slots = pc.list_flatten(slot_lists)
     slot_payload = day_payload.take(slot_day)
     _require(slots.field("start"), slot_payload, payloads, "days[].slots[].start")
-    return Wire(payloads, wire, days, day_payload, slots, slot_day, slot_payload)
+    return _Wire(wire, days, day_payload, slots, slot_day, slot_payload)
 
 
 def _per_payload(
-    wire: Wire, payloads: Sequence[Payload], organization_id: str
+    wire: _Wire, payloads: Sequence[Payload], organization_id: str
 ) -> dict[str, pa.Array]:
     """Keys of each payload: what the payload says, else what the call asked for."""
 
@@ -270,7 +217,7 @@ def _keys(
 
 
 def _slots_table(
-    wire: Wire,
+    wire: _Wire,
     per_payload: dict[str, pa.Array],
     payloads: Sequence[Payload],
     snapshot_id: str,
@@ -293,59 +240,24 @@ def _slots_table(
     return pa.table(data, schema=SLOTS.arrow_schema)
 
 
-def _holidays_of(payload: Payload, wanted: set[str]) -> dict[str, Any]:
-    """Date -> name from one body's ``holidays`` map, decoding as little as it safely can.
-
-    When the body has one ``"holidays"`` key, that value alone is decoded and kept if it names
-    every ``wanted`` date (the days whose status is holiday); any doubt (no such key, several,
-    a map without those dates) decodes the whole body instead.
-    """
-    if not wanted:
-        return {}
-    body = payload.body
-    if body.count(_HOLIDAYS_KEY) == 1:
-        rest = body[body.index(_HOLIDAYS_KEY) + len(_HOLIDAYS_KEY) :].lstrip()
-        if rest.startswith(b":"):
-            try:
-                value, _ = _DECODER.raw_decode(rest[1:].lstrip().decode())
-            except (ValueError, UnicodeDecodeError):
-                value = None
-            found = _holiday_map(value)
-            if wanted <= found.keys():
-                return found
-    data = payload.decoded()
-    return _holiday_map(data.get("holidays")) if isinstance(data, dict) else {}
-
-
-def _holiday_map(value: object) -> dict[str, Any]:
-    """Date -> name of a decoded holidays map; entries of another shape are skipped."""
-    if not isinstance(value, dict):
-        return {}
-    return {
-        day: entry.get("name") if isinstance(entry, dict) else None
-        for day, entry in value.items()
-        if isinstance(day, str)
+def _holiday_names(wire: _Wire) -> pa.Array:
+    """Each day's holiday or closed-day name, from its payload's holidays map (else null)."""
+    maps = wire.payloads.field("holidays")
+    offsets = maps.offsets.to_numpy()
+    owners = np.repeat(np.arange(len(maps)), np.diff(offsets))
+    entries = maps.items.slice(offsets[0], offsets[-1] - offsets[0])
+    days = maps.keys.slice(offsets[0], offsets[-1] - offsets[0])
+    names = {  # a few per payload: a plain dict is the simplest join
+        (int(payload), day): name
+        for payload, day, name in zip(
+            owners, days.to_pylist(), entries.field("name").to_pylist(), strict=True
+        )
     }
+    keys = zip(wire.day_payload.to_pylist(), wire.days.field("date").to_pylist(), strict=True)
+    return pa.array([names.get(key) for key in keys], pa.string())
 
 
-def _holiday_names(wire: Wire) -> pa.Array:
-    """Each holiday's name (a public holiday or a closed day's note), null on other days."""
-    owners = wire.day_payload.to_pylist()
-    dates = wire.days.field("date").to_pylist()
-    is_holiday = pc.equal(wire.days.field("status"), "holiday").to_pylist()
-    wanted: list[set[str]] = [set() for _ in wire.sources]
-    for owner, day, holiday in zip(owners, dates, is_holiday, strict=True):
-        if holiday:
-            wanted[owner].add(day)
-    maps = [_holidays_of(p, days) for p, days in zip(wire.sources, wanted, strict=True)]
-    names = [
-        maps[owner].get(day) if holiday else None
-        for owner, day, holiday in zip(owners, dates, is_holiday, strict=True)
-    ]
-    return pa.array([n if isinstance(n, str) else None for n in names], pa.string())
-
-
-def _day_counts(wire: Wire) -> tuple[pa.Array, pa.Array]:
+def _day_counts(wire: _Wire) -> tuple[pa.Array, pa.Array]:
     """Slots listed per day, and their free capacity (null if any slot's is unknown)."""
     n_slots = pc.fill_null(pc.list_value_length(wire.days.field("slots")), 0).cast(pa.int32())
     available = wire.slots.field("available")
@@ -364,7 +276,7 @@ def _day_counts(wire: Wire) -> tuple[pa.Array, pa.Array]:
 
 
 def _days_table(
-    wire: Wire, per_payload: dict[str, pa.Array], snapshot_id: str, fetched_at: datetime
+    wire: _Wire, per_payload: dict[str, pa.Array], snapshot_id: str, fetched_at: datetime
 ) -> pa.Table:
     data = _keys(per_payload, wire.day_payload, snapshot_id, fetched_at)
     try:
@@ -397,14 +309,7 @@ def tables_from_payloads(
     Works whether fully booked slots are listed (``available: 0``) or omitted. Windows of one
     service and location (spans over 60 days) are stitched: each slot and day appears once.
     """
-    return tables_from_wire(parse_payloads(payloads), snapshot_id, fetched_at, organization_id)
-
-
-def tables_from_wire(
-    wire: Wire, snapshot_id: str, fetched_at: datetime, organization_id: str = ""
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """:func:`tables_from_payloads` for payloads already parsed by :func:`parse_payloads`."""
-    payloads = wire.sources
+    wire = _flatten(payloads)
     per_payload = _per_payload(wire, payloads, organization_id)
     slots = frame_from_arrow(
         _slots_table(wire, per_payload, payloads, snapshot_id, fetched_at), SLOTS
