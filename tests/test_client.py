@@ -277,6 +277,18 @@ def _serving(payload):
     return httpx.MockTransport(handler)
 
 
+@pytest.mark.parametrize("body", [b"<html>maintenance</html>", b"[" * 100_000 + b"]" * 100_000])
+def test_a_body_that_cannot_be_decoded_is_one_clear_error(body):
+    def handler(request):
+        if request.url.path == "/oauth/token":
+            return httpx.Response(200, json={"access_token": "t", "expires_in": 3600})
+        return httpx.Response(200, content=body, headers={"X-Request-Id": "req_garbled"})
+
+    with ZimunClient("id", "secret", "https://x.test", transport=httpx.MockTransport(handler)) as c:
+        with pytest.raises(ResponseFormatError, match="not JSON.*req_garbled"):
+            c.organization()
+
+
 AVAILABILITY = {
     "organization_id": "o_1",
     "service_id": "s_1",

@@ -230,6 +230,38 @@ def test_missing_or_malformed_required_fields_raise_one_clear_error(slot):
         _tables(_payload([slot]))
 
 
+GOOD_SLOT = {"start": "2026-03-29T10:00:00+02:00", "capacity": 2, "available": 1}
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"days": "soon"}, "days"),
+        ({"days": [1]}, r"days\[0\]"),
+        ({"days": [{"date": "2026-03-29", "status": "open", "slots": [7]}]}, r"slots\[0\]"),
+        ({"days": [{"date": 20260329, "status": "open", "slots": []}]}, r"days\[0\]\.date"),
+        ({"timezone": "Mars/Olympus"}, "timezone"),
+        ({"timezone": 1}, "timezone"),
+        ({"holidays": {"2026-03-29": "Easter"}}, "holidays"),
+    ],
+)
+def test_malformed_structure_names_the_field_and_request(change, field):
+    payload = _payload([GOOD_SLOT], **change)
+    with pytest.raises(ResponseFormatError, match=f"{field}.*req_x"):
+        _tables(payload)
+
+
+@pytest.mark.parametrize("value", [40_000, -40_000, True, 10**30, "2", [2]])
+def test_a_count_that_is_not_a_small_whole_number_is_named(value):
+    with pytest.raises(ResponseFormatError, match=r"slots\[0\]\.capacity.*req_x"):
+        _tables(_payload([{**GOOD_SLOT, "capacity": value}]))
+
+
+def test_a_whole_float_count_is_read_as_that_number():
+    slots, _ = _tables(_payload([{**GOOD_SLOT, "capacity": 2.0, "available": 1.0}]))
+    assert slots.capacity.tolist() == [2] and slots.available.tolist() == [1]
+
+
 def test_empty_input_gives_empty_typed_frames():
     slots, days = tables_from_payloads([], "snap", datetime(2026, 3, 29, tzinfo=UTC))
     assert slots.empty and slots.dtypes.equals(empty_frame(SLOTS).dtypes)

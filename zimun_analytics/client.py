@@ -276,7 +276,7 @@ class AsyncZimunClient:
             return None, request_id
         try:
             return response.json(), request_id
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             raise ResponseFormatError(
                 f"{method} {path}: the response is not JSON (request_id {request_id})"
             ) from None

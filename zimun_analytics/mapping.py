@@ -10,10 +10,12 @@ to this file only.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
@@ -79,28 +81,84 @@ def _problem(payload: Payload, field: str, what: str) -> ResponseFormatError:
     return ResponseFormatError(f"{ENDPOINT}: {field} {what} (request_id {payload.request_id})")
 
 
+_TOP_FIELDS = {
+    "organization_id": str,
+    "service_id": str,
+    "location_id": str,
+    "timezone": str,
+    "slot_duration_minutes": int,
+    "days": list,
+    "holidays": dict,
+}
+_DAY_FIELDS = {"date": str, "status": str, "slots": list}
+_SLOT_FIELDS = {"start": str, "end": str, "capacity": int, "available": int}
+_INT16 = range(-(2**15), 2**15)
+
+
+def _fields(data: dict[str, Any]) -> Iterator[tuple[str, object, type]]:
+    """(path, value, expected type) of every field the wire schema reads, outside in."""
+    for name, kind in _TOP_FIELDS.items():
+        yield name, data.get(name), kind
+    days = data.get("days")
+    for i, day in enumerate(days if isinstance(days, list) else []):
+        if not isinstance(day, dict):
+            yield f"days[{i}]", day, dict
+            continue
+        for name, kind in _DAY_FIELDS.items():
+            yield f"days[{i}].{name}", day.get(name), kind
+        slots = day.get("slots")
+        for j, slot in enumerate(slots if isinstance(slots, list) else []):
+            if not isinstance(slot, dict):
+                yield f"days[{i}].slots[{j}]", slot, dict
+                continue
+            for name, kind in _SLOT_FIELDS.items():
+                yield f"days[{i}].slots[{j}].{name}", slot.get(name), kind
+    holidays = data.get("holidays")
+    for day, entry in holidays.items() if isinstance(holidays, dict) else []:
+        yield f"holidays[{day!r}]", entry, dict
+
+
+def _is_wrong(value: object, kind: type) -> bool:
+    """Whether a present value cannot be read as ``kind`` (integers: a 16-bit whole number)."""
+    if value is None:
+        return False
+    if kind is not int:
+        return not isinstance(value, kind)
+    if isinstance(value, float) and value.is_integer():  # 2.0 is a fine 2
+        value = int(value)
+    return isinstance(value, bool) or not isinstance(value, int) or value not in _INT16
+
+
 def _diagnose(payload: Payload) -> ResponseFormatError:
     """Name the field a payload got wrong (the slow path, run only once conversion failed)."""
     data = payload.data
     if not isinstance(data, dict):
         return _problem(payload, "the body", "is not a JSON object")
-    for i, day in enumerate(data.get("days") or []):
-        for j, slot in enumerate((day or {}).get("slots") or []):
-            for name, kind in (("start", str), ("end", str), ("capacity", int), ("available", int)):
-                value = slot.get(name) if isinstance(slot, dict) else slot
-                if value is not None and not isinstance(value, kind):
-                    return _problem(payload, f"days[{i}].slots[{j}].{name}", f"is {value!r}")
+    for path, value, kind in _fields(data):
+        if _is_wrong(value, kind):
+            return _problem(payload, path, f"is {value!r:.80}, not {_KIND_NAMES[kind]}")
     return _problem(payload, "a field", "has an unexpected type")
+
+
+_KIND_NAMES = {
+    str: "a string",
+    int: "a whole number in -32768..32767",
+    list: "a list",
+    dict: "an object",
+}
+
+
+_CONVERSION_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError)
 
 
 def _wire_array(payloads: Sequence[Payload]) -> pa.StructArray:
     try:
         return pa.array([p.data for p in payloads], type=_WIRE_PAYLOAD)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
+    except _CONVERSION_ERRORS:
         for payload in payloads:  # find the culprit to name it
             try:
                 pa.array([payload.data], type=_WIRE_PAYLOAD)
-            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
+            except _CONVERSION_ERRORS:
                 raise _diagnose(payload) from None
         raise
 
@@ -131,6 +189,7 @@ def _flatten(payloads: Sequence[Payload]) -> _Wire:
     index = pa.array(range(len(payloads)), pa.int32())
     _require(wire.field("days"), index, payloads, "days")
     _require(wire.field("timezone"), index, payloads, "timezone")
+    _check_zones(wire.field("timezone"), payloads)
     day_lists = wire.field("days")
     day_payload = pc.list_parent_indices(day_lists)
     days = pc.list_flatten(day_lists)
@@ -142,6 +201,23 @@ def _flatten(payloads: Sequence[Payload]) -> _Wire:
     slot_payload = day_payload.take(slot_day)
     _require(slots.field("start"), slot_payload, payloads, "days[].slots[].start")
     return _Wire(wire, days, day_payload, slots, slot_day, slot_payload)
+
+
+def _check_zones(zones: pa.Array, payloads: Sequence[Payload]) -> None:
+    """Refuse a zone name that is not IANA's (one per payload: cheap to check each)."""
+    for payload, zone in zip(payloads, zones.to_pylist(), strict=True):
+        if not _is_zone(zone):
+            raise _problem(payload, "timezone", f"is {zone!r}, not an IANA time zone")
+
+
+@functools.cache
+def _is_zone(name: str) -> bool:
+    try:
+        pa.scalar(0, pa.timestamp("us", tz=name)).cast(pa.timestamp("us"))  # Arrow's own tz db
+        ZoneInfo(name)
+    except (pa.ArrowInvalid, ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 def _per_payload(
