@@ -7,9 +7,10 @@ Every figure is printed beside a baseline measured in the same run:
    service x location, rows as a list of dicts, a DataFrame at the end). Target >= 15x faster.
    Measured twice: the sandbox embedded (its thread shares the GIL with the client) and the
    sandbox in its own process (as `zimun-analytics sandbox` runs it; closer to a remote API).
-2. tables_from_payloads on >= 1,000,000 slots of real sandbox payloads vs pandas.json_normalize
-   plus the minimal post-processing to comparable columns, each the median of three runs.
-   Targets >= 1,000,000 slots/s and >= 5x json_normalize.
+2. tables_from_payloads on >= 1,000,000 slots of real sandbox response bodies (raw JSON bytes,
+   as the fetch keeps them) vs json.loads + pandas.json_normalize plus the minimal
+   post-processing to comparable columns, each the median of three runs. Targets >= 1,000,000
+   slots/s and >= 5x json_normalize.
 3. SnapshotStore.history(services=[one]) over 365 daily snapshots of 200 services vs
    pd.read_parquet of every slot file then filtering. Targets <= 1 s and >= 10x faster.
 4. Peak memory of a 1,000-service x 60-day fetch (tracemalloc peak; ru_maxrss growth) beside
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import resource
 import sys
 import tempfile
@@ -192,10 +194,8 @@ async def _capture(client: AsyncZimunClient, days: int) -> list[Payload]:
 
     async def one(service, location_id: str) -> None:
         async with limit:
-            data, request_id = await client.availability_payload(
-                service.service_id, days, location_id
-            )
-        payloads.append(Payload(Call(service, location_id, None, days), data, request_id))
+            body, request_id = await client.availability_body(service.service_id, days, location_id)
+        payloads.append(Payload(Call(service, location_id, None, days), body, request_id))
 
     async with anyio.create_task_group() as group:
         for service in services:
@@ -218,7 +218,7 @@ def bench_fetch(sizes: Sizes) -> tuple[dict, dict]:
 
 
 def _slot_count(payloads: list[Payload]) -> int:
-    return sum(len(day["slots"]) for p in payloads for day in p.data["days"])
+    return sum(len(day["slots"]) for p in payloads for day in p.decoded()["days"])
 
 
 def repeat_payloads(captured: list[Payload], slots: int) -> list[Payload]:
@@ -229,8 +229,12 @@ def repeat_payloads(captured: list[Payload], slots: int) -> list[Payload]:
     out = []
     for k in range(rounds):
         for p in captured:
-            data = p.data if k == 0 else {**p.data, "service_id": f"{p.data['service_id']}.r{k}"}
-            out.append(Payload(p.call, data, p.request_id))
+            if k == 0:
+                out.append(p)
+                continue
+            data = p.decoded()
+            data["service_id"] = f"{data['service_id']}.r{k}"
+            out.append(Payload.from_data(p.call, data, p.request_id))
     return out
 
 
@@ -238,9 +242,11 @@ META = ["organization_id", "service_id", "location_id", "timezone", "slot_durati
 
 
 def json_normalize_frame(payloads: list[Payload], snapshot_id: str, fetched_at: datetime):
-    """The pandas way: json_normalize, then parse instants and derive the local columns."""
-    datas = [p.data for p in payloads]
-    names = {p.data["service_id"]: p.call.service.name for p in payloads}
+    """The pandas way: decode each body, json_normalize, parse instants, derive local columns."""
+    datas = [json.loads(p.body) for p in payloads]
+    names = {
+        data["service_id"]: p.call.service.name for data, p in zip(datas, payloads, strict=True)
+    }
     frame = pd.json_normalize(datas, record_path=["days", "slots"], meta=META)
     frame["slot_start"] = pd.to_datetime(frame.pop("start"), utc=True, format="ISO8601")
     frame["slot_end"] = pd.to_datetime(frame.pop("end"), utc=True, format="ISO8601")
@@ -423,7 +429,7 @@ def report(sizes: Sizes, fetch: tuple[dict, dict], transform: dict, history: dic
         line("     slot rows", f"{run['rows']:,}", f"{run['seq_rows']:,}")
     print(
         f"2. JSON -> DataFrame, {transform['payloads']:,} payloads "
-        f"({transform['slots']:,} slots): tables_from_payloads vs json_normalize + parsing"
+        f"({transform['slots']:,} slots): tables_from_payloads vs json.loads + json_normalize"
         " (median of 3)"
     )
     rate, base_rate = (

@@ -43,7 +43,7 @@ def _payload(days, holidays=None, tz="Europe/London"):
         "days": days,
         "holidays": holidays or {},
     }
-    return Payload(Call(CUT, "l_ldn", None, len(days)), data, "req_1")
+    return Payload.from_data(Call(CUT, "l_ldn", None, len(days)), data, "req_1")
 
 
 def _snapshot(days, fetched_at="2026-03-27T08:00:00+00:00", snapshot_id="a", **kwargs):

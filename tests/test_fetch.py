@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 
 import httpx
@@ -201,7 +202,7 @@ def _payload(slots, **extra):
         "days": [{"date": "2026-03-29", "status": "open", "slots": slots}],
         **extra,
     }
-    return Payload(Call(SERVICE, "l_1", None, 1), data, "req_x")
+    return Payload.from_data(Call(SERVICE, "l_1", None, 1), data, "req_x")
 
 
 def _tables(*payloads):
@@ -260,6 +261,94 @@ def test_a_count_that_is_not_a_small_whole_number_is_named(value):
 def test_a_whole_float_count_is_read_as_that_number():
     slots, _ = _tables(_payload([{**GOOD_SLOT, "capacity": 2.0, "available": 1.0}]))
     assert slots.capacity.tolist() == [2] and slots.available.tolist() == [1]
+
+
+SLOT = {"start": "2026-03-29T10:00:00+02:00", "capacity": 2, "available": 1}
+
+
+def _raw(body: bytes) -> Payload:
+    return Payload(Call(SERVICE, "l_1", None, 1), body, "req_raw")
+
+
+def test_pretty_printed_bodies_map_like_compact_ones():
+    data = json.loads(_payload([SLOT]).body)
+    data["days"].append({"date": "2026-03-30", "status": "holiday", "slots": []})
+    data["holidays"] = {"2026-03-30": {"name": "Fête", "kind": "closed"}}
+    compact = _raw(json.dumps(data).encode())
+    pretty = _raw(json.dumps(data, indent=2, ensure_ascii=False).encode())
+    a, b = _tables(compact), _tables(pretty)
+    pd.testing.assert_frame_equal(a[0], b[0])
+    pd.testing.assert_frame_equal(a[1], b[1])
+    assert b[1].holiday_name.tolist()[1] == "Fête" and len(b[0]) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [(b"<html>busy</html>", "is not JSON"), (b"[1, 2]", "not a JSON object"), (b"", "not JSON")],
+)
+def test_a_body_that_is_not_an_availability_object_raises_naming_its_request(body, says):
+    with pytest.raises(ResponseFormatError, match=f"{says}.*req_raw"):
+        _tables(_payload([SLOT]), _raw(body))
+
+
+def test_holiday_names_are_found_wherever_the_map_sits_in_the_body():
+    day = {"date": "2026-03-29", "status": "holiday", "slots": []}
+    holidays = {"2026-03-29": {"name": "holidays", "kind": "public_holiday"}}
+    first = {"holidays": holidays, "timezone": "Europe/Berlin", "days": [day]}
+    decoy = {**first, "zz_notes": {"holidays": {"2026-03-29": {"name": "decoy"}}}}
+    no_map = {"timezone": "Europe/Berlin", "days": [day]}
+    names = [_tables(_raw(json.dumps(d).encode()))[1].holiday_name[0] for d in (first, decoy)]
+    assert names == ["holidays", "holidays"]  # a nested "holidays" key is not the map
+    assert pd.isna(_tables(_raw(json.dumps(no_map).encode()))[1].holiday_name[0])
+
+
+@pytest.mark.parametrize("bodies", [[b"null"], [b"{}", b" null "], [b"[{}]"]])
+def test_a_body_that_is_no_object_is_refused_wherever_it_sits(bodies):
+    payloads = [_payload([SLOT])] + [_raw(body) for body in bodies]
+    with pytest.raises(ResponseFormatError, match="(not a JSON object|days is missing).*req_"):
+        _tables(*payloads)
+
+
+def test_rows_never_shift_to_another_request():
+    """An empty body beside a body of two objects keeps the row count: still refused."""
+    a, c = (json.loads(_payload([SLOT]).body) for _ in range(2))
+    c["location_id"] = "l_c"
+    empty = Payload(Call(SERVICE, "l_b", None, 1), b"", "req_empty")
+    two = _raw(json.dumps(a).encode() + b" " + json.dumps(c).encode())
+    with pytest.raises(ResponseFormatError, match="not JSON.*req_empty"):
+        _tables(_raw(json.dumps(a).encode()), empty, two)
+
+
+def test_a_body_that_is_not_utf8_is_refused():
+    body = _payload([SLOT]).body.replace(b'"l_1"', b'"l_\xff"')
+    with pytest.raises(ResponseFormatError, match="not JSON.*req_raw"):
+        _tables(_raw(body))
+
+
+def test_a_body_bigger_than_the_readers_blocks_maps_whole():
+    slots = [
+        {**SLOT, "start": f"2026-03-29T{h:02d}:{m:02d}:00+02:00"}
+        for h in range(24)
+        for m in range(60)
+    ]
+    big = json.loads(_payload(slots).body)
+    big["padding"] = "x" * (9 << 20)  # bigger than two 4 MiB blocks
+    before, after = _payload([SLOT], location_id="l_0"), _payload([SLOT], location_id="l_2")
+    frames = _tables(before, _raw(json.dumps(big).encode()), after)
+    assert len(frames[0]) == 2 + 24 * 60
+
+
+def test_compact_bodies_take_the_fast_path_and_agree_with_the_exact_one():
+    from zimun_analytics import wire
+
+    data = json.loads(_payload([SLOT, {**SLOT, "start": "2026-03-29T11:00:00+02:00"}]).body)
+    data["days"].append({"date": "2026-03-30", "status": "holiday", "slots": []})
+    data["holidays"] = {"2026-03-30": {"name": "Fête", "kind": "closed"}}
+    payloads = [_raw(json.dumps(data).encode()), _payload([SLOT])]
+    fast, slow = wire._read_fast(payloads), wire._read_slow(payloads)
+    assert fast is not None and fast[1] == slow[1] == {(0, "2026-03-30"): "Fête"}
+    for name in ["days", "timezone", "location_id", "generated_at", "slot_duration_minutes"]:
+        assert fast[0].field(name).equals(slow[0].field(name))
 
 
 def test_empty_input_gives_empty_typed_frames():

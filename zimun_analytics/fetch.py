@@ -22,7 +22,7 @@ from . import __version__
 from .client import AsyncZimunClient
 from .config import MAX_DAYS_AHEAD
 from .errors import APIError, InputError, ResponseFormatError
-from .mapping import Call, Payload, tables_from_payloads
+from .mapping import Call, Payload, parse_payloads, tables_from_payloads, tables_from_wire
 from .models import Service
 from .schema import ERRORS, SCHEMA_VERSION, AvailabilitySnapshot, frame_from_arrow
 from .sync_client import ZimunClient
@@ -119,21 +119,24 @@ async def _fetch_pair(
         length = min(MAX_DAYS_AHEAD, days_ahead - offset)
         start = first_start + timedelta(offset) if first_start is not None else None
         call = Call(service, location_id, start, length)
-        data, request_id = await client.availability_payload(
+        body, request_id = await client.availability_body(
             service.service_id, length, location_id, start
         )
-        run.payloads.append(Payload(call, data, request_id))
-        if first_start is None:  # the server chose "today" in the location's zone
-            first_start = _payload_start(data, request_id)
+        payload = Payload(call, body, request_id)
+        run.payloads.append(payload)
+        if first_start is None and offset + length < days_ahead:
+            first_start = _payload_start(payload)  # the server chose "today" in the zone
 
 
-def _payload_start(data: Any, request_id: str | None) -> date:
+def _payload_start(payload: Payload) -> date:
+    """The first window's ``start_date``, which the later windows continue from."""
+    data = payload.decoded()
     try:
         return date.fromisoformat(data["start_date"])
     except (TypeError, KeyError, ValueError):
         raise ResponseFormatError(
             f"GET /availability: field 'start_date' is missing or not a "
-            f"date (request_id {request_id})"
+            f"date (request_id {payload.request_id})"
         ) from None
 
 
@@ -198,24 +201,6 @@ def _call_order(payload: Payload) -> tuple[str, str, date]:
     return call.service.service_id, call.location_id, call.start_date or date.min
 
 
-def _observed_at(payloads: list[Payload]) -> datetime | None:
-    """When the service observed the availability: its earliest ``generated_at``.
-
-    The service's clock, not ours: lead times then match what the service saw, and a
-    sandbox with a frozen clock gives the same snapshot however long the fetch took.
-    """
-    instants = []
-    for payload in payloads:
-        raw = payload.data.get("generated_at") if isinstance(payload.data, dict) else None
-        try:
-            moment = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
-        except ValueError:
-            continue
-        if moment.tzinfo is not None:
-            instants.append(moment.astimezone(UTC))
-    return min(instants) if instants else None
-
-
 def _progress_bar(total: int, enabled: bool) -> Any:
     from tqdm.auto import tqdm  # imported here: notebooks get a widget bar, scripts text
 
@@ -249,7 +234,10 @@ async def fetch_availability_async(
     # calls finish in any order; sorted, the same fetch always gives the same frames
     run.payloads.sort(key=_call_order)
     run.errors.sort(key=lambda row: (row["service_id"], row["location_id"] or ""))
-    fetched_at = _observed_at(run.payloads) or started_at
+    # the service's clock, not ours: lead times then match what the service saw, and a
+    # sandbox with a frozen clock gives the same snapshot however long the fetch took
+    wire = parse_payloads(run.payloads)
+    fetched_at = wire.observed_at() or started_at
     snapshot_id = f"{fetched_at:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
     parameters = {
         "services": list(services) if services is not None else None,
@@ -257,9 +245,7 @@ async def fetch_availability_async(
         "days_ahead": days_ahead,
         "start_date": start_date.isoformat() if start_date else None,
     }
-    slots, days = tables_from_payloads(
-        run.payloads, snapshot_id, fetched_at, organization.organization_id
-    )
+    slots, days = tables_from_wire(wire, snapshot_id, fetched_at, organization.organization_id)
     errors = _errors_table(run.errors, snapshot_id)
     meta = {
         "snapshot_id": snapshot_id,

@@ -1,20 +1,19 @@
-"""The one wire → table mapping: availability JSON payloads to the ``slots`` and ``days`` tables.
+"""The one wire → table mapping: availability responses to the ``slots`` and ``days`` tables.
 
-All payloads are converted to Arrow in one call against a declared wire schema, then every
-column is computed with vectorized Arrow kernels: no Python loop runs per slot. Unknown fields
-are ignored, missing optional ones (``end``, ``capacity``, ``available``, ``holidays``) become
-nulls, and a missing or malformed required one raises one :class:`ResponseFormatError` naming
-the endpoint, the field and the request id. Adapting to the real service's shapes is a change
-to this file only.
+:mod:`.wire` reads every response body into Arrow at once against a declared wire schema;
+here every column is computed from that with vectorized Arrow kernels: no Python loop runs per
+slot. Unknown fields are ignored, missing optional ones (``end``, ``capacity``, ``available``,
+``holidays``) become nulls, and a missing or malformed required one raises one
+:class:`ResponseFormatError` naming the endpoint, the field and the request id. Adapting to
+the real service's shapes is a change to these two files only.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Any
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
@@ -23,144 +22,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .errors import ResponseFormatError
-from .models import Service
 from .schema import DAYS, SLOTS, frame_from_arrow
+from .wire import ENDPOINT, Call, HolidayNames, Payload, read_wire
+from .wire import problem as _problem
 
-__all__ = ["Call", "Payload", "tables_from_payloads"]
+__all__ = ["Call", "Payload", "Wire", "parse_payloads", "tables_from_payloads", "tables_from_wire"]
 
-ENDPOINT = "GET /availability"
 _US_PER_HOUR = 3_600_000_000
 _UTC = pa.timestamp("us", tz="UTC")
-_WIRE_SLOT = pa.struct(
-    [
-        ("start", pa.string()),
-        ("end", pa.string()),
-        ("capacity", pa.int16()),
-        ("available", pa.int16()),
-    ]
-)
-_WIRE_DAY = pa.struct(
-    [("date", pa.string()), ("status", pa.string()), ("slots", pa.list_(_WIRE_SLOT))]
-)
-_WIRE_PAYLOAD = pa.struct(
-    [
-        ("organization_id", pa.string()),
-        ("service_id", pa.string()),
-        ("location_id", pa.string()),
-        ("timezone", pa.string()),
-        ("slot_duration_minutes", pa.int16()),
-        ("days", pa.list_(_WIRE_DAY)),
-        (
-            "holidays",
-            pa.map_(pa.string(), pa.struct([("name", pa.string()), ("kind", pa.string())])),
-        ),
-    ]
-)
-
-
-@dataclass(frozen=True)
-class Call:
-    """One availability request of a fetch plan."""
-
-    service: Service
-    location_id: str
-    start_date: date | None
-    days_ahead: int
-
-
-@dataclass
-class Payload:
-    """An availability response and the call that produced it."""
-
-    call: Call
-    data: Any
-    request_id: str | None
-
-
-def _problem(payload: Payload, field: str, what: str) -> ResponseFormatError:
-    return ResponseFormatError(f"{ENDPOINT}: {field} {what} (request_id {payload.request_id})")
-
-
-_TOP_FIELDS = {
-    "organization_id": str,
-    "service_id": str,
-    "location_id": str,
-    "timezone": str,
-    "slot_duration_minutes": int,
-    "days": list,
-    "holidays": dict,
-}
-_DAY_FIELDS = {"date": str, "status": str, "slots": list}
-_SLOT_FIELDS = {"start": str, "end": str, "capacity": int, "available": int}
-_INT16 = range(-(2**15), 2**15)
-
-
-def _fields(data: dict[str, Any]) -> Iterator[tuple[str, object, type]]:
-    """(path, value, expected type) of every field the wire schema reads, outside in."""
-    for name, kind in _TOP_FIELDS.items():
-        yield name, data.get(name), kind
-    days = data.get("days")
-    for i, day in enumerate(days if isinstance(days, list) else []):
-        if not isinstance(day, dict):
-            yield f"days[{i}]", day, dict
-            continue
-        for name, kind in _DAY_FIELDS.items():
-            yield f"days[{i}].{name}", day.get(name), kind
-        slots = day.get("slots")
-        for j, slot in enumerate(slots if isinstance(slots, list) else []):
-            if not isinstance(slot, dict):
-                yield f"days[{i}].slots[{j}]", slot, dict
-                continue
-            for name, kind in _SLOT_FIELDS.items():
-                yield f"days[{i}].slots[{j}].{name}", slot.get(name), kind
-    holidays = data.get("holidays")
-    for day, entry in holidays.items() if isinstance(holidays, dict) else []:
-        yield f"holidays[{day!r}]", entry, dict
-
-
-def _is_wrong(value: object, kind: type) -> bool:
-    """Whether a present value cannot be read as ``kind`` (integers: a 16-bit whole number)."""
-    if value is None:
-        return False
-    if kind is not int:
-        return not isinstance(value, kind)
-    if isinstance(value, float) and value.is_integer():  # 2.0 is a fine 2
-        value = int(value)
-    return isinstance(value, bool) or not isinstance(value, int) or value not in _INT16
-
-
-def _diagnose(payload: Payload) -> ResponseFormatError:
-    """Name the field a payload got wrong (the slow path, run only once conversion failed)."""
-    data = payload.data
-    if not isinstance(data, dict):
-        return _problem(payload, "the body", "is not a JSON object")
-    for path, value, kind in _fields(data):
-        if _is_wrong(value, kind):
-            return _problem(payload, path, f"is {value!r:.80}, not {_KIND_NAMES[kind]}")
-    return _problem(payload, "a field", "has an unexpected type")
-
-
-_KIND_NAMES = {
-    str: "a string",
-    int: "a whole number in -32768..32767",
-    list: "a list",
-    dict: "an object",
-}
-
-
-_CONVERSION_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError)
-
-
-def _wire_array(payloads: Sequence[Payload]) -> pa.StructArray:
-    try:
-        return pa.array([p.data for p in payloads], type=_WIRE_PAYLOAD)
-    except _CONVERSION_ERRORS:
-        for payload in payloads:  # find the culprit to name it
-            try:
-                pa.array([payload.data], type=_WIRE_PAYLOAD)
-            except _CONVERSION_ERRORS:
-                raise _diagnose(payload) from None
-        raise
 
 
 def _require(
@@ -173,19 +42,37 @@ def _require(
 
 
 @dataclass
-class _Wire:
-    """The payloads' nested arrays, flattened, with each row's payload index."""
+class Wire:
+    """Parsed payloads: their nested arrays flattened, with each row's payload index.
 
+    Made by :func:`parse_payloads`; ``sources`` are the payloads themselves, in order.
+    """
+
+    sources: Sequence[Payload]
     payloads: pa.StructArray
+    holidays: HolidayNames
     days: pa.StructArray
     day_payload: pa.Array
     slots: pa.StructArray
     slot_day: pa.Array
     slot_payload: pa.Array
 
+    def observed_at(self) -> datetime | None:
+        """The earliest ``generated_at`` (UTC) of the payloads: when the service saw them."""
+        instants = []
+        for raw in self.payloads.field("generated_at").to_pylist():
+            try:
+                moment = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+            except ValueError:
+                continue
+            if moment.tzinfo is not None:
+                instants.append(moment.astimezone(UTC))
+        return min(instants) if instants else None
 
-def _flatten(payloads: Sequence[Payload]) -> _Wire:
-    wire = _wire_array(payloads)
+
+def parse_payloads(payloads: Sequence[Payload]) -> Wire:
+    """Parse and check every body at once (one ResponseFormatError for the first bad one)."""
+    wire, holidays = read_wire(payloads)
     index = pa.array(range(len(payloads)), pa.int32())
     _require(wire.field("days"), index, payloads, "days")
     _require(wire.field("timezone"), index, payloads, "timezone")
@@ -200,7 +87,7 @@ def _flatten(payloads: Sequence[Payload]) -> _Wire:
     slots = pc.list_flatten(slot_lists)
     slot_payload = day_payload.take(slot_day)
     _require(slots.field("start"), slot_payload, payloads, "days[].slots[].start")
-    return _Wire(wire, days, day_payload, slots, slot_day, slot_payload)
+    return Wire(payloads, wire, holidays, days, day_payload, slots, slot_day, slot_payload)
 
 
 def _check_zones(zones: pa.Array, payloads: Sequence[Payload]) -> None:
@@ -221,7 +108,7 @@ def _is_zone(name: str) -> bool:
 
 
 def _per_payload(
-    wire: _Wire, payloads: Sequence[Payload], organization_id: str
+    wire: Wire, payloads: Sequence[Payload], organization_id: str
 ) -> dict[str, pa.Array]:
     """Keys of each payload: what the payload says, else what the call asked for."""
 
@@ -293,7 +180,7 @@ def _keys(
 
 
 def _slots_table(
-    wire: _Wire,
+    wire: Wire,
     per_payload: dict[str, pa.Array],
     payloads: Sequence[Payload],
     snapshot_id: str,
@@ -316,24 +203,13 @@ def _slots_table(
     return pa.table(data, schema=SLOTS.arrow_schema)
 
 
-def _holiday_names(wire: _Wire) -> pa.Array:
+def _holiday_names(wire: Wire) -> pa.Array:
     """Each day's holiday or closed-day name, from its payload's holidays map (else null)."""
-    maps = wire.payloads.field("holidays")
-    offsets = maps.offsets.to_numpy()
-    owners = np.repeat(np.arange(len(maps)), np.diff(offsets))
-    entries = maps.items.slice(offsets[0], offsets[-1] - offsets[0])
-    days = maps.keys.slice(offsets[0], offsets[-1] - offsets[0])
-    names = {  # a few per payload: a plain dict is the simplest join
-        (int(payload), day): name
-        for payload, day, name in zip(
-            owners, days.to_pylist(), entries.field("name").to_pylist(), strict=True
-        )
-    }
     keys = zip(wire.day_payload.to_pylist(), wire.days.field("date").to_pylist(), strict=True)
-    return pa.array([names.get(key) for key in keys], pa.string())
+    return pa.array([wire.holidays.get(key) for key in keys], pa.string())
 
 
-def _day_counts(wire: _Wire) -> tuple[pa.Array, pa.Array]:
+def _day_counts(wire: Wire) -> tuple[pa.Array, pa.Array]:
     """Slots listed per day, and their free capacity (null if any slot's is unknown)."""
     n_slots = pc.fill_null(pc.list_value_length(wire.days.field("slots")), 0).cast(pa.int32())
     available = wire.slots.field("available")
@@ -352,7 +228,7 @@ def _day_counts(wire: _Wire) -> tuple[pa.Array, pa.Array]:
 
 
 def _days_table(
-    wire: _Wire, per_payload: dict[str, pa.Array], snapshot_id: str, fetched_at: datetime
+    wire: Wire, per_payload: dict[str, pa.Array], snapshot_id: str, fetched_at: datetime
 ) -> pa.Table:
     data = _keys(per_payload, wire.day_payload, snapshot_id, fetched_at)
     try:
@@ -385,7 +261,14 @@ def tables_from_payloads(
     Works whether fully booked slots are listed (``available: 0``) or omitted. Windows of one
     service and location (spans over 60 days) are stitched: each slot and day appears once.
     """
-    wire = _flatten(payloads)
+    return tables_from_wire(parse_payloads(payloads), snapshot_id, fetched_at, organization_id)
+
+
+def tables_from_wire(
+    wire: Wire, snapshot_id: str, fetched_at: datetime, organization_id: str = ""
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`tables_from_payloads` for payloads already parsed by :func:`parse_payloads`."""
+    payloads = wire.sources
     per_payload = _per_payload(wire, payloads, organization_id)
     slots = frame_from_arrow(
         _slots_table(wire, per_payload, payloads, snapshot_id, fetched_at), SLOTS
