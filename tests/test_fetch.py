@@ -351,6 +351,35 @@ def test_compact_bodies_take_the_fast_path_and_agree_with_the_exact_one():
         assert fast[0].field(name).equals(slow[0].field(name))
 
 
+def test_an_empty_list_where_an_object_belongs_is_named_even_beside_good_bodies():
+    bad = json.loads(_payload([SLOT]).body)
+    bad["days"][0]["slots"] = [[]]
+    with pytest.raises(ResponseFormatError, match=r"days\[0\]\.slots\[0\] is \[\].*req_raw"):
+        _tables(_payload([SLOT]), _raw(json.dumps(bad).encode()))
+
+
+@pytest.mark.parametrize("pretty_neighbour", [False, True])
+def test_null_entries_read_the_same_on_both_paths(pretty_neighbour):
+    """A pretty-printed neighbour sends the batch down the exact path: same answers."""
+    data = json.loads(_payload([SLOT]).body)
+    data["days"].append({"date": "2026-03-30", "status": "holiday", "slots": []})
+    data["holidays"] = {"2026-03-30": None}
+    neighbour = json.dumps(json.loads(_payload([SLOT], location_id="l_2").body), indent=1)
+    payloads = [_raw(json.dumps(data).encode())]
+    if pretty_neighbour:
+        payloads.append(_raw(neighbour.encode()))
+    assert pd.isna(_tables(*payloads)[1].holiday_name[1])
+    data["days"].append(None)
+    payloads[0] = _raw(json.dumps(data).encode())
+    with pytest.raises(ResponseFormatError, match=r"days\[\]\.date is missing.*req_raw"):
+        _tables(*payloads)
+
+
+def test_a_generated_at_that_is_not_a_string_is_named():
+    with pytest.raises(ResponseFormatError, match="generated_at is 5.*req_x"):
+        _tables(_payload([SLOT], generated_at=5))
+
+
 def test_empty_input_gives_empty_typed_frames():
     slots, days = tables_from_payloads([], "snap", datetime(2026, 3, 29, tzinfo=UTC))
     assert slots.empty and slots.dtypes.equals(empty_frame(SLOTS).dtypes)

@@ -73,21 +73,29 @@ class Wire:
 def parse_payloads(payloads: Sequence[Payload]) -> Wire:
     """Parse and check every body at once (one ResponseFormatError for the first bad one)."""
     wire, holidays = read_wire(payloads)
+    wire = _lift_nulls(wire)
     index = pa.array(range(len(payloads)), pa.int32())
     _require(wire.field("days"), index, payloads, "days")
     _require(wire.field("timezone"), index, payloads, "timezone")
     _check_zones(wire.field("timezone"), payloads)
     day_lists = wire.field("days")
     day_payload = pc.list_parent_indices(day_lists)
-    days = pc.list_flatten(day_lists)
+    days = _lift_nulls(pc.list_flatten(day_lists))
     for name in ("date", "status"):
         _require(days.field(name), day_payload, payloads, f"days[].{name}")
     slot_lists = days.field("slots")
     slot_day = pc.list_parent_indices(slot_lists)
-    slots = pc.list_flatten(slot_lists)
+    slots = _lift_nulls(pc.list_flatten(slot_lists))
     slot_payload = day_payload.take(slot_day)
     _require(slots.field("start"), slot_payload, payloads, "days[].slots[].start")
     return Wire(payloads, wire, holidays, days, day_payload, slots, slot_day, slot_payload)
+
+
+def _lift_nulls(struct: pa.StructArray) -> pa.StructArray:
+    """The same rows, a null row's fields null too (``field()`` ignores the row's own null)."""
+    if not struct.null_count:
+        return struct
+    return pa.StructArray.from_arrays(struct.flatten(), fields=list(struct.type))
 
 
 def _check_zones(zones: pa.Array, payloads: Sequence[Payload]) -> None:

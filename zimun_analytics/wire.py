@@ -60,6 +60,8 @@ _FAST_FIELDS = [field for field in WIRE_PAYLOAD if field.name != "holidays"]
 _ROW_KEY_JSON = json.dumps(_ROW_FIELD).encode()  # b'"\\u001fzimun_row"'
 _FAST_SCHEMA = pa.schema([(_ROW_FIELD, pa.int32()), *_FAST_FIELDS])
 _MIN_BLOCK_BYTES = 4 << 20  # Arrow parses blocks on its threads; an object may span only two
+_MAX_BLOCK_BYTES = 2**31 - 1  # Arrow's block size is an int32
+_MAX_HOLIDAY_DATES = 2_000  # distinct dates of days; a year's window over time zones is ~370
 _CONVERSION_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError)
 _UTF8_BOM = b"\xef\xbb\xbf"
 
@@ -121,6 +123,8 @@ def _read_fast(payloads: Sequence[Payload]) -> tuple[pa.StructArray, HolidayName
     if text is None:
         return None
     block = max(_MIN_BLOCK_BYTES, 2 * max(len(p.body) for p in payloads) + 64)
+    if block > _MAX_BLOCK_BYTES:
+        return None
     table = _read_json(text, pa.schema(_FAST_SCHEMA), block)
     if table is None or not _rows_line_up(table.column(_FAST_SCHEMA[0].name), len(payloads)):
         return None
@@ -185,14 +189,16 @@ def _fast_holidays(text: bytes, wire: pa.StructArray, block: int) -> HolidayName
     """The holidays maps, read again as a struct whose fields are the dates of the days."""
     dates = pc.unique(pc.list_flatten(wire.field("days")).field("date")).drop_null()
     fields = [(day, _HOLIDAY) for day in dates.to_pylist()]
+    if len(fields) > _MAX_HOLIDAY_DATES:  # a struct this wide costs more than json does
+        return None
     schema = pa.schema([("holidays", pa.struct(fields))])
     table = _read_json(text, schema, block) if fields else None
     if table is None:
         return {} if not fields else None
     maps = table.column("holidays").combine_chunks()
     names: HolidayNames = {}
-    for day, _ in fields:
-        for row, name in enumerate(maps.field(day).field("name").to_pylist()):
+    for index, (day, _) in enumerate(fields):
+        for row, name in enumerate(pc.struct_field(maps, [index, 0]).to_pylist()):
             if name is not None:
                 names[(row, day)] = name
     return names
@@ -209,13 +215,25 @@ def _read_slow(payloads: Sequence[Payload]) -> tuple[pa.StructArray, HolidayName
     try:
         wire = pa.array(datas, type=WIRE_PAYLOAD)
     except _CONVERSION_ERRORS:
-        for payload, data in zip(payloads, datas, strict=True):  # find the culprit to name it
-            try:
-                pa.array([data], type=WIRE_PAYLOAD)
-            except _CONVERSION_ERRORS:
-                raise _diagnose(payload) from None
-        raise
+        raise _culprit(payloads, datas) from None
     return wire, _slow_holidays(wire.field("holidays"))
+
+
+def _culprit(payloads: Sequence[Payload], datas: list[Any]) -> ResponseFormatError:
+    """The error naming the first bad field, by type, else by converting bodies one by one.
+
+    Types come first: a ``[]`` where an object belongs converts alone, not beside an object.
+    """
+    for payload, data in zip(payloads, datas, strict=True):
+        wrong = _first_wrong(data)
+        if wrong is not None:
+            return problem(payload, *wrong)
+    for payload, data in zip(payloads, datas, strict=True):
+        try:
+            pa.array([data], type=WIRE_PAYLOAD)
+        except _CONVERSION_ERRORS:
+            return problem(payload, "a field", "has an unexpected type")
+    return problem(payloads[0], "a field of some response", "has an unexpected type")
 
 
 def _slow_holidays(maps: pa.MapArray) -> HolidayNames:
@@ -223,7 +241,7 @@ def _slow_holidays(maps: pa.MapArray) -> HolidayNames:
     owners = np.repeat(np.arange(len(maps)), np.diff(offsets))
     entries = maps.items.slice(offsets[0], offsets[-1] - offsets[0])
     days = maps.keys.slice(offsets[0], offsets[-1] - offsets[0])
-    names = entries.field("name").to_pylist()
+    names = pc.struct_field(entries, "name").to_pylist()  # a null entry: a null name
     return {
         (int(owner), day): name
         for owner, day, name in zip(owners, days.to_pylist(), names, strict=True)
@@ -235,6 +253,7 @@ _TOP_FIELDS = {
     "service_id": str,
     "location_id": str,
     "timezone": str,
+    "generated_at": str,
     "slot_duration_minutes": int,
     "days": list,
     "holidays": dict,
@@ -265,6 +284,8 @@ def _fields(data: dict[str, Any]) -> Iterator[tuple[str, object, type]]:
     holidays = data.get("holidays")
     for day, entry in holidays.items() if isinstance(holidays, dict) else []:
         yield f"holidays[{day!r}]", entry, dict
+        for name in ("name", "kind"):
+            yield f"holidays[{day!r}].{name}", (entry or {}).get(name), str
 
 
 def _is_wrong(value: object, kind: type) -> bool:
@@ -278,15 +299,12 @@ def _is_wrong(value: object, kind: type) -> bool:
     return isinstance(value, bool) or not isinstance(value, int) or value not in _INT16
 
 
-def _diagnose(payload: Payload) -> ResponseFormatError:
-    """Name the field a payload got wrong (the slow path, run only once conversion failed)."""
-    data = payload.decoded()
-    if not isinstance(data, dict):
-        return problem(payload, "the body", "is not a JSON object")
+def _first_wrong(data: dict[str, Any]) -> tuple[str, str] | None:
+    """(field, what is wrong with it) of the first field the wire schema cannot read."""
     for path, value, kind in _fields(data):
         if _is_wrong(value, kind):
-            return problem(payload, path, f"is {value!r:.80}, not {_KIND_NAMES[kind]}")
-    return problem(payload, "a field", "has an unexpected type")
+            return path, f"is {value!r:.80}, not {_KIND_NAMES[kind]}"
+    return None
 
 
 _KIND_NAMES = {
