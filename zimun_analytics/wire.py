@@ -148,8 +148,8 @@ def _ndjson(payloads: Sequence[Payload]) -> bytes | None:
         if not (body.startswith(b"{") and body.endswith(b"}")) or b"\n" in body or b"\r" in body:
             return None  # a raw line break inside a string would be invalid JSON: be exact
         empty = len(body) < 16 and not body[1:-1].strip()
-        pieces += [b"{%s:%d%s" % (_ROW_KEY_JSON, row, b"" if empty else b","), memoryview(body)[1:]]
-        pieces.append(b"\n")
+        tag = b"{%s:%d%s" % (_ROW_KEY_JSON, row, b"" if empty else b",")
+        pieces += [tag, memoryview(body)[1:], b"\n"]
     text = b"".join(pieces)
     return text if _is_utf8(text) else None
 
@@ -189,18 +189,20 @@ def _fast_holidays(text: bytes, wire: pa.StructArray, block: int) -> HolidayName
     """The holidays maps, read again as a struct whose fields are the dates of the days."""
     dates = pc.unique(pc.list_flatten(wire.field("days")).field("date")).drop_null()
     fields = [(day, _HOLIDAY) for day in dates.to_pylist()]
+    if not fields:
+        return {}
     if len(fields) > _MAX_HOLIDAY_DATES:  # a struct this wide costs more than json does
         return None
-    schema = pa.schema([("holidays", pa.struct(fields))])
-    table = _read_json(text, schema, block) if fields else None
+    table = _read_json(text, pa.schema([("holidays", pa.struct(fields))]), block)
     if table is None:
-        return {} if not fields else None
+        return None
     maps = table.column("holidays").combine_chunks()
     names: HolidayNames = {}
     for index, (day, _) in enumerate(fields):
-        for row, name in enumerate(pc.struct_field(maps, [index, 0]).to_pylist()):
-            if name is not None:
-                names[(row, day)] = name
+        column = pc.struct_field(maps, [index, 0])
+        rows = pc.indices_nonzero(pc.is_valid(column))  # holidays are few: skip the nulls
+        for row, name in zip(rows.to_pylist(), column.take(rows).to_pylist(), strict=True):
+            names[(row, day)] = name
     return names
 
 
