@@ -38,6 +38,7 @@ from .trendplots import LINE_FIGSIZE as LINE_FIGSIZE
 from .trendplots import LINE_STYLES as LINE_STYLES
 from .trendplots import MAX_LEGEND_ENTRIES as MAX_LEGEND_ENTRIES
 from .trendplots import (
+    _new_figure,
     _own_axes,
     _require_rows,
     _tick_text,
@@ -419,7 +420,7 @@ def _panel_grid(n: int, ncols: int, table: pd.DataFrame) -> tuple[Figure, list[A
     ncols = min(ncols, n)
     nrows = math.ceil(n / ncols)
     width, height = CELL_IN * 0.8 * table.shape[1] + 1.2, 0.3 * table.shape[0] + 1.3
-    fig = Figure(figsize=(width * ncols + 1.5, height * nrows + 1.2), layout="constrained")
+    fig = _new_figure((width * ncols + 1.5, height * nrows + 1.2))
     grid = fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False).ravel()
     for extra in grid[n:]:
         extra.set_visible(False)

@@ -14,7 +14,7 @@ either module can be imported first.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import SupportsInt
+from typing import Any, SupportsInt
 
 import numpy as np
 import numpy.typing as npt
@@ -49,7 +49,65 @@ def _own_axes(ax: Axes | None, size: tuple[float, float]) -> Axes:
     """The caller's Axes, or one on a new pyplot-free Figure."""
     if ax is not None:
         return ax
-    return Figure(figsize=size, layout="constrained").add_subplot()
+    return _new_figure(size).add_subplot()
+
+
+def _new_figure(size: tuple[float, float]) -> Figure:
+    """A Figure of ``size`` inches that belongs to no pyplot state and shows in notebooks."""
+    _show_figures_in_notebooks()
+    return Figure(figsize=size, layout="constrained")
+
+
+# -- notebooks ---------------------------------------------------------------------------------
+def _show_figures_in_notebooks() -> None:
+    """Make IPython show a Figure, or an Axes on one, as a PNG; a no-op outside IPython.
+
+    Our figures belong to no pyplot state, so matplotlib's inline backend (switched on when
+    pyplot is imported, or by ``%matplotlib inline``) never registers them, and a cell ending in
+    one showed ``<Axes: ...>`` as text. This registers what the inline backend registers for
+    ``Figure`` (IPython's ``print_figure``, PNG, tight box), and the same for ``Axes``, with the
+    display formatter of the running shell: JupyterLab, Notebook, VS Code, Colab, Voila and
+    nbclient all use it. Figures that pyplot manages are left to pyplot's backend (declined
+    here), so nothing is shown twice, and a Figure printer already registered, e.g. by
+    ``%config InlineBackend.figure_formats = ["svg"]``, is kept.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:  # no IPython: nothing displays rich output
+        return
+    shell = get_ipython()
+    formatters = getattr(getattr(shell, "display_formatter", None), "formatters", None)
+    if not formatters or "image/png" not in formatters:
+        return  # a plain IPython terminal shows text only
+    png = formatters["image/png"]
+    if not any(_has_printer(formatter, Figure) for formatter in formatters.values()):
+        png.for_type(Figure, _figure_png)
+    if not _has_printer(png, Axes):
+        png.for_type(Axes, _axes_png)
+
+
+def _has_printer(formatter: Any, kind: type) -> bool:
+    try:
+        formatter.lookup_by_type(kind)
+    except KeyError:
+        return False
+    return True
+
+
+def _figure_png(figure: Figure) -> str | None:
+    """A base64 PNG of a figure pyplot does not manage (None: IPython shows the text form)."""
+    if figure.canvas.manager is not None:  # pyplot's: its backend shows it at the cell's end
+        return None
+    from IPython.core.pylabtools import print_figure
+
+    png: str | None = print_figure(figure, fmt="png", base64=True)
+    return png
+
+
+def _axes_png(ax: Axes) -> str | None:
+    """The PNG of the Figure an Axes is drawn on."""
+    figure = ax.get_figure(root=True)
+    return _figure_png(figure) if isinstance(figure, Figure) else None
 
 
 def _tick_text(axis_name: str, label: object) -> str:
