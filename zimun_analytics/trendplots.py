@@ -100,7 +100,7 @@ def _figure_png(figure: Figure) -> str | None:
         return None
     from IPython.core.pylabtools import print_figure
 
-    png: str | None = print_figure(figure, fmt="png", base64=True)
+    png: str | None = print_figure(figure, fmt="png", base64=True)  # type: ignore[no-untyped-call]
     return png
 
 
