@@ -80,7 +80,7 @@ def frames():
     return _snapshot(DAYS, holidays=HOLIDAYS)
 
 
-def test_weekday_by_hour_sums_local_wall_clock_hours(frames):
+def test_weekday_by_hour_buckets_local_wall_clock_hours(frames):
     slots, _ = frames
     table = heatmap_table(slots)
     assert list(table.index) == list(range(7))  # every weekday, Monday = 0
@@ -92,7 +92,10 @@ def test_weekday_by_hour_sums_local_wall_clock_hours(frames):
 def test_used_up_capacity_is_zero_and_no_capacity_is_missing(frames):
     slots, _ = frames
     table = heatmap_table(slots, rows="local_date", cols="local_hour", value="available", agg="min")
-    assert table.loc[pd.Timestamp("2026-03-28"), 9] == 0.0
+    assert table.loc[pd.Timestamp("2026-03-28"), 9] == 1.0  # the hour's slots: 1 + 0 free
+    assert table.loc[pd.Timestamp("2026-03-29"), 10] == 2.0
+    full = slots[slots["available"] == 0]
+    assert (heatmap_table(full, rows="local_date", cols="local_hour").fillna(0) == 0).all(axis=None)
     assert np.isnan(table.loc[pd.Timestamp("2026-03-29"), 14])
 
 
@@ -103,12 +106,12 @@ def test_utilization_is_one_minus_free_over_capacity(frames):
     assert table.loc[6, 10] == pytest.approx(1 - 2 / 4)
 
 
-def test_slots_count_by_service_and_location(frames):
+def test_slots_count_by_service_and_location_per_date_or_in_all(frames):
     slots, _ = frames
-    assert (
-        heatmap_table(slots, rows="service", cols="location", value="slots").loc["s_cut", "l_ldn"]
-        == 5
-    )
+    total = heatmap_table(slots, rows="service", cols="location", value="slots", agg="sum")
+    per_date = heatmap_table(slots, rows="service", cols="location", value="slots")
+    assert total.loc["s_cut", "l_ldn"] == 5  # 3 on Saturday, 2 on Sunday
+    assert per_date.loc["s_cut", "l_ldn"] == 2.5
 
 
 def test_utilization_without_capacity_is_a_clear_error():

@@ -193,10 +193,11 @@ def test_snapshot_when_the_service_fails_exits_1(tmp_path, capsys):
 
 def test_reports_of_a_snapshot_without_slots_write_nothing(tmp_path):
     from zimun_analytics.reports import write_heatmap_reports
-    from zimun_analytics.schema import DAYS, SLOTS, empty_frame
+    from zimun_analytics.schema import DAYS, ERRORS, SLOTS, AvailabilitySnapshot, empty_frame
 
     folder = tmp_path / "reports"
-    assert write_heatmap_reports(empty_frame(SLOTS), empty_frame(DAYS), folder, "x-") == []
+    empty = AvailabilitySnapshot(empty_frame(SLOTS), empty_frame(DAYS), empty_frame(ERRORS))
+    assert write_heatmap_reports(empty, folder, "x-") == []
     assert not folder.exists()
 
 

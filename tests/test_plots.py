@@ -10,11 +10,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import UNLIMITED
+from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 
 from zimun_analytics import ZimunClient, fetch_availability, plots, trendplots
-from zimun_analytics.analysis import AXES, WEEKDAY_NAMES, heatmap_table
+from zimun_analytics.analysis import AXES, WEEKDAY_NAMES, heatmap_grid, heatmap_table
 from zimun_analytics.errors import InputError
+from zimun_analytics.reports import heatmap_report, write_heatmap_reports
+from zimun_analytics.sandbox import Sandbox
 from zimun_analytics.schema import SLOTS
 
 duckdb = pytest.importorskip("duckdb")
@@ -138,30 +142,49 @@ def _legend_texts(ax):
     return [t.get_text() for t in legend.get_texts()] if legend else []
 
 
+HAIRCUT = "service_id = 's_haircut'"
+# (rows, cols, value, agg, slots kept, the SQL of one (row, col, date), how dates combine)
 TABLE_CASES = [
-    ("weekday", "local_hour", "available", "sum", "sum(available)", ""),
-    ("service", "location", "slots", "sum", "count(*)", ""),
+    ("weekday", "local_hour", "available", "mean", HAIRCUT, "sum(available)", "avg(v)"),
+    ("service", "location", "slots", "sum", "true", "count(*)", "sum(v)"),
     (
         "local_date",
         "local_hour",
         "utilization",
         "sum",
+        "capacity > 0 and available is not null",
         "1 - sum(available)::double / sum(capacity)",
-        "where capacity > 0 and available is not null",
+        "min(v)",  # one date per cell: any combination is the value itself
     ),
-    ("location", "weekday", "capacity", "mean", "avg(capacity)", "where capacity is not null"),
+    (
+        "weekday",
+        "local_hour",
+        "utilization",
+        "mean",
+        "capacity > 0 and available is not null",
+        "1 - sum(available)::double / sum(capacity)",
+        "avg(v)",
+    ),
+    ("service", "weekday", "capacity", "max", "capacity is not null", "sum(capacity)", "max(v)"),
 ]
 
 
-@pytest.mark.parametrize(("rows", "cols", "value", "agg", "expr", "where"), TABLE_CASES)
+def _kept(slots, where):
+    """The slots a case draws: one service, or all (SQL filters only narrow the SQL side)."""
+    return slots[slots.service_id == "s_haircut"] if where == HAIRCUT else slots
+
+
+@pytest.mark.parametrize(("rows", "cols", "value", "agg", "where", "inner", "outer"), TABLE_CASES)
 def test_heatmap_table_equals_duckdb_over_parquet(
-    snapshot, slots_parquet, rows, cols, value, agg, expr, where
+    snapshot, slots_parquet, rows, cols, value, agg, where, inner, outer
 ):
-    table = heatmap_table(snapshot.slots, rows, cols, value, agg)
-    sql = (
-        f"select {AXES[rows]} as r, {AXES[cols]} as c, ({expr})::double as v "
-        f"from read_parquet('{slots_parquet}') {where} group by all"
+    table = heatmap_table(_kept(snapshot.slots, where), rows, cols, value, agg)
+    r, c = AXES[rows], AXES[cols]
+    per_date = (
+        f"select {r} as r, {c} as c, local_date, ({inner})::double as v "
+        f"from read_parquet('{slots_parquet}') where {where} group by all"
     )
+    sql = f"select r, c, ({outer})::double as v from ({per_date}) group by all"
     with duckdb.connect() as con:
         found = con.execute(sql).df()
     if rows == "local_date":
@@ -174,42 +197,78 @@ def test_heatmap_table_equals_duckdb_over_parquet(
     np.testing.assert_allclose(table.to_numpy(), expected.to_numpy(), rtol=1e-12)
 
 
-@pytest.mark.parametrize(("rows", "cols", "value", "agg"), [c[:4] for c in TABLE_CASES])
-def test_drawn_image_is_the_table_with_nan_masked(snapshot, rows, cols, value, agg):
-    table = heatmap_table(snapshot.slots, rows, cols, value, agg)
-    drawn = plots.capacity_heatmap(snapshot.slots, rows, cols, value, agg).images[0].get_array()
+@pytest.mark.parametrize(("rows", "cols", "value", "agg", "where"), [c[:5] for c in TABLE_CASES])
+def test_drawn_image_is_the_table_with_nan_masked(snapshot, rows, cols, value, agg, where):
+    slots = _kept(snapshot.slots, where)
+    table = heatmap_table(slots, rows, cols, value, agg)
+    drawn = plots.capacity_heatmap(slots, rows, cols, value, agg).images[0].get_array()
     assert np.array_equal(np.ma.getmaskarray(drawn), table.isna().to_numpy())
     np.testing.assert_array_equal(drawn.filled(np.nan), table.to_numpy())
 
 
-def test_used_up_cells_are_coloured_and_missing_cells_masked():
+def test_used_up_cells_are_fully_booked_and_missing_cells_masked():
     slots = _slots([("2026-03-23", 9, 0, 2), ("2026-03-23", 11, 3, 3), ("2026-03-24", 9, 1, 1)])
     ax = plots.capacity_heatmap(slots, "local_date", "local_hour")
     drawn = ax.images[0].get_array()
     assert drawn[0, 0] == 0 and not np.ma.getmaskarray(drawn)[0, 0]  # used up: a colour
     assert drawn.shape == (2, 2)  # hours 9 and 11: no hour without any slot
     assert np.ma.getmaskarray(drawn)[1, 1]  # 11:00 on the 24th: no capacity offered
-    assert _legend_texts(ax) == ["no capacity offered"]
+    full = ax.images[1]  # the fully booked overlay, in its own colour
+    assert list(np.ma.getmaskarray(full.get_array()).ravel()) == [False, True, True, True]
+    assert to_hex(full.get_cmap()(0.5)) == plots.FULL_COLOR.lower()
+    assert _legend_texts(ax) == ["fully booked", "no capacity offered"]
 
 
 def test_weekday_heatmap_has_labels_units_and_default_title(snapshot):
-    ax = plots.capacity_heatmap(snapshot.slots)
+    haircut = snapshot.select(services="s_haircut", locations="l_berlin")
+    ax = plots.capacity_heatmap(haircut)
     assert [t.get_text() for t in ax.get_yticklabels()] == list(WEEKDAY_NAMES)
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("local hour", "weekday")
-    assert ax.get_title() == "Free capacity by weekday and local hour"
-    assert ax.images[0].colorbar.ax.get_ylabel() == "free capacity (staff-slots)"
+    assert ax.get_title().split("\n") == [
+        "Free appointments by weekday and local hour, mean per date",
+        "Haircut at Berlin Mitte (Europe/Berlin)",
+        "Mon 23 Mar - Sun 05 Apr 2026, as of 2026-03-23 08:00 UTC",
+    ]
+    assert ax.images[0].colorbar.ax.get_ylabel() == "free appointments, mean per date"
+
+
+def test_several_services_default_to_utilization_and_refuse_adding_free_appointments(snapshot):
+    ax = plots.capacity_heatmap(snapshot)
+    assert ax.get_title().startswith("Utilization by weekday and local hour, mean per date\n")
+    assert "12 services at 4 locations" in ax.get_title()
+    assert (
+        ax.images[0].colorbar.ax.get_ylabel() == "share of offered capacity booked, mean per date"
+    )
+    for value in ("available", "capacity"):
+        with pytest.raises(InputError, match="staff who serve several of them once per service"):
+            plots.capacity_heatmap(snapshot, value=value)
+    by_service = plots.capacity_heatmap(snapshot, rows="service")  # one service per cell: fine
+    assert by_service.images[0].colorbar.ax.get_ylabel() == "free appointments, mean per date"
+    names = [t.get_text() for t in by_service.get_yticklabels()]
+    assert "Haircut" in names and "s_haircut" not in names
+
+
+def test_a_weekday_seen_twice_does_not_outweigh_one_seen_once():
+    # two Mondays with 2 free each, one Tuesday with 3: a sum would rank Monday first
+    slots = _slots([("2026-03-23", 9, 2, 2), ("2026-03-30", 9, 2, 2), ("2026-03-24", 9, 3, 3)])
+    grid = heatmap_grid(slots)
+    assert (grid.table.loc[0, 9], grid.table.loc[1, 9]) == (2.0, 3.0)
+    assert heatmap_table(slots, agg="sum").loc[0, 9] == 4.0
+    assert grid.dates_per_row.loc[[0, 1, 2]].tolist() == [2, 1, 0]
+    ax = plots.capacity_heatmap(slots)
+    assert {"dates", "2", "1", "0"} <= set(_texts(ax))
 
 
 @pytest.mark.parametrize(
     ("value", "agg", "label"),
     [
-        ("utilization", "sum", "utilization (share of capacity used)"),
-        ("slots", "sum", "slots (count)"),
-        ("capacity", "mean", "mean offered capacity per slot (staff-slots)"),
+        ("utilization", "sum", "share of offered capacity booked, pooled over the window"),
+        ("slots", "sum", "listed slots, total over the window"),
+        ("capacity", "min", "offered appointments, least on any date"),
     ],
 )
 def test_colour_bar_names_the_unit(snapshot, value, agg, label):
-    ax = plots.capacity_heatmap(snapshot.slots, "location", "weekday", value, agg, title="T")
+    ax = plots.capacity_heatmap(snapshot, "service", "weekday", value, agg, title="T")
     assert ax.images[0].colorbar.ax.get_ylabel() == label
     assert ax.get_title() == "T"
 
@@ -229,6 +288,44 @@ def test_large_grids_are_not_annotated():
     assert ax.images[0].get_array().shape == (40, 2) and not _texts(ax)
 
 
+def test_scarce_sits_at_the_light_end_of_free_and_utilization_maps():
+    def luminance(rgba):
+        return float(np.dot(rgba[:3], [0.2126, 0.7152, 0.0722]))
+
+    slots = _slots([("2026-03-23", 9, 1, 4), ("2026-03-23", 10, 4, 4)])
+    free = plots.capacity_heatmap(slots, "local_date", "local_hour").images[0]
+    used = plots.capacity_heatmap(slots, "local_date", "local_hour", "utilization").images[0]
+    scarce_free, plenty_free = free.to_rgba(free.norm(1.0)), free.to_rgba(free.norm(4.0))
+    scarce_used, plenty_used = used.to_rgba(used.norm(0.75)), used.to_rgba(used.norm(0.0))
+    assert luminance(scarce_free) > luminance(plenty_free)
+    assert luminance(scarce_used) > luminance(plenty_used)
+    # the free-capacity bar runs upside down, so "scarce" is on top of both bars
+    assert free.colorbar.ax.yaxis_inverted() and not used.colorbar.ax.yaxis_inverted()
+
+
+def test_today_s_elapsed_hours_are_past_not_unoffered(sandbox):
+    later = "2026-03-23T11:20:00Z"  # 12:20 in Berlin: hours 08-12 of today have begun
+    with Sandbox(seed=1, now=later, **UNLIMITED) as late:
+        with ZimunClient("demo", "demo-secret", late.base_url) as client:
+            snapshot = fetch_availability(
+                client,
+                services=["s_haircut"],
+                locations=["l_berlin"],
+                days_ahead=7,
+                progress=False,
+            )
+    calendar = heatmap_grid(snapshot, "local_date", "local_hour")
+    today = pd.Timestamp("2026-03-23")
+    past_hours = [h for h in calendar.past.columns if calendar.past.loc[today, h]]
+    assert past_hours and max(past_hours) <= 12 and min(past_hours) == calendar.table.columns[0]
+    assert not calendar.past.drop(index=today).to_numpy().any()
+    # a 7-day window holds one Monday, today: its early hours are past, not "no capacity"
+    weekly = heatmap_grid(snapshot)
+    assert weekly.past.loc[0].any() and not weekly.past.drop(index=0).to_numpy().any()
+    ax = plots.calendar_heatmap(snapshot)
+    assert "past (before the fetch)" in _legend_texts(ax)
+
+
 def test_calendar_hatches_and_names_good_friday_in_berlin(snapshot):
     slots, days = _pair(snapshot, "s_haircut", "l_berlin")
     ax = plots.calendar_heatmap(slots, days)
@@ -242,7 +339,15 @@ def test_calendar_hatches_and_names_good_friday_in_berlin(snapshot):
     hatched = {p.get_y() + 0.5 for p in ax.patches if p.get_hatch() == plots.DAY_OFF_HATCH}
     assert row in hatched and dates.index("Sun 29 Mar") in hatched
     assert "holiday/closed" in _legend_texts(ax)
-    assert ax.get_title().endswith("Haircut at l_berlin")
+    assert ax.get_title().split("\n")[1] == "Haircut at l_berlin (Europe/Berlin)"
+
+
+def test_calendar_takes_a_snapshot_and_names_its_location(snapshot):
+    ax = plots.calendar_heatmap(snapshot.select(services="s_haircut", locations="l_berlin"))
+    assert ax.get_title().split("\n")[1] == "Haircut at Berlin Mitte (Europe/Berlin)"
+    assert len(ax.get_yticklabels()) == 14
+    with pytest.raises(InputError, match="needs days"):
+        plots.calendar_heatmap(snapshot.slots)
 
 
 def test_london_calendar_opens_the_dst_sunday_at_local_hour_10(snapshot):
@@ -278,25 +383,27 @@ def test_calendar_keeps_full_days_apart_from_days_off():
 
 
 def test_small_multiples_share_one_colour_scale(snapshot):
-    fig = plots.small_multiples(snapshot.slots)
+    fig = plots.small_multiples(snapshot)
     panels = [ax for ax in fig.axes if ax.images]
     assert isinstance(fig, Figure) and len(panels) == 12
     parts = snapshot.slots.groupby("service_id")
     vmax = max(heatmap_table(part).max().max() for _, part in parts)
     assert {(ax.images[0].norm.vmin, ax.images[0].norm.vmax) for ax in panels} == {(0, vmax)}
     bars = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
-    assert [bar.get_ylabel() for bar in bars] == ["free capacity (staff-slots)"]
-    assert "Haircut (s_haircut)" in [ax.get_title() for ax in panels]
+    assert [bar.get_ylabel() for bar in bars] == ["free appointments, mean per date"]
+    assert "Haircut" in [ax.get_title() for ax in panels]
 
 
 def test_small_multiples_by_location_align_every_panel(snapshot):
-    fig = plots.small_multiples(snapshot.slots, by="location", cols="local_date")
+    fig = plots.small_multiples(snapshot, by="location", cols="local_date")
     panels = [ax for ax in fig.axes if ax.images]
     assert len(panels) == 4
     assert len({ax.images[0].get_array().shape for ax in panels}) == 1
-    london = next(ax for ax in panels if ax.get_title() == "l_london (Europe/London)")
+    london = next(ax for ax in panels if ax.get_title() == "London Soho (Europe/London)")
     assert london.get_xlabel() == "local date"  # nothing below it: it keeps its labels
     assert london.xaxis.get_major_ticks()[0].label1.get_visible()
+    bars = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
+    assert bars[0].get_ylabel() == "share of offered capacity booked"  # several services each
 
 
 @pytest.mark.parametrize(
@@ -322,7 +429,7 @@ def test_fill_curve_plot_runs_toward_the_date():
     assert "s_haircut @ l_berlin, Mon 30 Mar" in _legend_texts(ax)
     assert (ax.get_xlabel(), ax.get_ylabel()) == (
         "days before the date",
-        "free capacity (staff-slots)",
+        "free appointments",
     )
 
 
@@ -334,7 +441,7 @@ def test_booking_pace_plot_puts_each_rate_at_its_interval_end():
     ends = facial.to_fetched_at.dt.tz_localize(None).to_numpy()
     np.testing.assert_array_equal(ax.lines[0].get_xdata(), ends)
     np.testing.assert_array_equal(ax.lines[0].get_ydata(), facial.taken_per_day)
-    assert ax.get_ylabel() == "booking pace (staff-slots taken per day)"
+    assert ax.get_ylabel() == "booking pace (appointments taken per day)"
 
 
 def test_many_lines_get_a_note_instead_of_a_legend():
@@ -349,7 +456,7 @@ def test_plots_draw_on_a_given_axes():
 
 
 DRAWINGS = {
-    "capacity_heatmap": lambda snap: plots.capacity_heatmap(snap.slots),
+    "capacity_heatmap": lambda snap: plots.capacity_heatmap(snap),
     "calendar_heatmap": lambda snap: plots.calendar_heatmap(*_pair(snap, "s_haircut", "l_berlin")),
     "small_multiples": lambda snap: plots.small_multiples(snap.slots, by="location"),
     "lead_time_plot": lambda snap: plots.lead_time_plot(_trend()),
@@ -405,3 +512,59 @@ def test_no_pyplot_figures_are_left_open():
     import matplotlib.pyplot as plt  # noqa: TID251  (only to look at pyplot's registry)
 
     assert plt.get_fignums() == []
+
+
+def test_report_calendars_share_one_scale_and_say_what_and_when(snapshot):
+    pictures = heatmap_report(snapshot)
+    calendars = {stem: ax for stem, ax in pictures.items() if stem.startswith("calendar_")}
+    assert list(pictures)[0] == "weekday_hour"
+    assert sorted(calendars) == [
+        f"calendar_{loc}" for loc in sorted(snapshot.slots.location_id.unique())
+    ]
+    for ax in calendars.values():
+        assert ax.get_title().endswith("as of 2026-03-23 08:00 UTC")
+    weekly = pictures["weekday_hour"]
+    assert isinstance(weekly, Figure) and "Berlin Mitte (Europe/Berlin)" in [
+        ax.get_title() for ax in weekly.axes
+    ]
+    # one service: free appointments, on one scale whose top is the busiest location's cell
+    haircut = heatmap_report(snapshot.select(services="s_haircut"))
+    norms = {
+        (ax.images[0].norm.vmin, ax.images[0].norm.vmax)
+        for s, ax in haircut.items()
+        if s != "weekday_hour"
+    }
+    tops = [
+        heatmap_table(
+            snapshot.select(services="s_haircut", locations=loc), "local_date", "local_hour"
+        )
+        .max()
+        .max()
+        for loc in snapshot.slots.location_id.unique()
+    ]
+    assert norms == {(0.0, max(tops))}
+
+
+def test_reports_of_two_different_snapshots_are_different_images(tmp_path):
+    folders = []
+    with Sandbox(seed=1, now="2026-03-23T08:00:00Z", **UNLIMITED) as sandbox:
+        with ZimunClient("demo", "demo-secret", sandbox.base_url) as client:
+            for hour in range(2):
+                snapshot = fetch_availability(client, days_ahead=7, progress=False)
+                folders.append(tmp_path / str(hour))
+                write_heatmap_reports(snapshot, folders[-1])
+                sandbox.advance(3600, simulate=True)  # an hour passes, customers book
+    first = sorted(p.name for p in folders[0].iterdir())
+    assert first == sorted(p.name for p in folders[1].iterdir()) and len(first) == 5
+    for name in first:
+        assert (folders[0] / name).read_bytes() != (folders[1] / name).read_bytes(), name
+
+
+def test_helpers_take_a_snapshot_wherever_they_take_slots(snapshot):
+    assert heatmap_table(snapshot).equals(heatmap_table(snapshot.slots))
+    berlin = snapshot.select(locations="l_berlin")
+    assert set(berlin.slots.location_id) == set(berlin.days.location_id) == {"l_berlin"}
+    assert berlin.meta == snapshot.meta
+    fig = plots.small_multiples(snapshot.select(services="s_haircut"), by="location")
+    assert "Haircut at 4 locations" in fig.get_suptitle()
+    assert len(plots.calendar_heatmap(berlin).get_yticklabels()) == 14

@@ -9,7 +9,8 @@ confused. Bucketing uses the local wall-clock columns (``local_date``, ``local_h
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeAlias
 
 import pandas as pd
 import pyarrow as pa
@@ -18,14 +19,20 @@ from .errors import InputError
 from .schema import DIFF, DIFF_KEYS, DIFF_SLOT_COLUMNS, AvailabilitySnapshot, frame_from_arrow
 
 __all__ = [
+    "AGGREGATIONS",
     "AXES",
     "VALUES",
     "WEEKDAY_NAMES",
+    "HeatmapGrid",
+    "Slots",
     "daily_capacity",
+    "default_value",
     "diff_snapshots",
+    "heatmap_grid",
     "heatmap_table",
     "next_available",
     "service_overview",
+    "slots_of",
     "snapshot_summary",
 ]
 
@@ -37,10 +44,19 @@ AXES = {
     "service": "service_id",
     "location": "location_id",
 }
+# What a cell can count, each in a unit that exists. ``available`` and ``capacity`` count
+# appointments of one service (staff free, staff able); added across services they would count
+# a person who serves several services once per service, so they are refused there.
 VALUES = ("available", "capacity", "utilization", "slots")
-AGGREGATIONS = ("sum", "mean", "min", "max")
+_ADDITIVE_PER_SERVICE = ("available", "capacity")
+# How a cell's dates are combined: each (row, column, local date) is first summed over its
+# slots, then these combine the dates that offer it. A mean per date keeps a weekday seen twice
+# in the window from outweighing one seen once, and today's elapsed hours out of the picture.
+AGGREGATIONS = ("mean", "sum", "min", "max")
 WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _FULL_RANGES = {"weekday": range(7)}
+
+Slots: TypeAlias = pd.DataFrame | AvailabilitySnapshot  # what the helpers take as slots
 
 
 def _check_choice(name: str, value: str, allowed: Collection[str]) -> None:
@@ -48,67 +64,223 @@ def _check_choice(name: str, value: str, allowed: Collection[str]) -> None:
         raise InputError(f"{name}={value!r} is not one of: {', '.join(map(str, allowed))}")
 
 
-def heatmap_table(
-    slots: pd.DataFrame,
+def slots_of(data: Slots) -> pd.DataFrame:
+    """The slots frame of a snapshot, or the frame itself."""
+    return data.slots if isinstance(data, AvailabilitySnapshot) else data
+
+
+def default_value(slots: pd.DataFrame, axes: Collection[str]) -> str:
+    """``available`` if each cell of a grid over ``axes`` holds one service, else ``utilization``.
+
+    Free appointments of services that share staff cannot be added; the share of offered
+    capacity that is booked can be pooled across any services.
+    """
+    return "utilization" if _mixes_services(slots, axes) else "available"
+
+
+def _mixes_services(slots: pd.DataFrame, axes: Collection[str]) -> bool:
+    """True when a cell could hold slots of more than one service."""
+    return "service" not in axes and slots["service_id"].nunique(dropna=True) > 1
+
+
+@dataclass(frozen=True)
+class HeatmapGrid:
+    """A rows x cols grid of one value, with what a picture of it must say.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        Index: the ``rows`` values (sorted; all seven weekdays for ``weekday``); columns: the
+        ``cols`` values; float cells. NaN where no slot exists (no capacity offered), which is
+        never the same as 0 (capacity used up).
+    value, agg : str
+        What the cells are and how each cell's dates were combined.
+    dates_per_row : pandas.Series
+        Per row label: how many local dates offer at least one of its cells (0 for a weekday
+        the window does not hold), so a reader sees what a mean stands on.
+    past : pandas.DataFrame
+        Booleans shaped like ``table``: True where a cell has no slots because its hour had
+        already begun when the slots were fetched (today's elapsed hours), not because no
+        capacity is offered.
+    """
+
+    table: pd.DataFrame
+    value: str
+    agg: str
+    dates_per_row: pd.Series
+    past: pd.DataFrame
+
+
+def heatmap_grid(
+    slots: Slots,
     rows: str = "weekday",
     cols: str = "local_hour",
-    value: str = "available",
-    agg: str = "sum",
+    value: str | None = None,
+    agg: str = "mean",
+) -> HeatmapGrid:
+    """Aggregate slots into a rows x cols grid, ready to draw; see :func:`heatmap_table`."""
+    slots = slots_of(slots)
+    _check_choice("rows", rows, AXES)
+    _check_choice("cols", cols, AXES)
+    if rows == cols:
+        raise InputError(f"rows and cols must differ, both are {rows!r}")
+    value = default_value(slots, (rows, cols)) if value is None else value
+    _check_choice("value", value, VALUES)
+    _check_choice("agg", agg, AGGREGATIONS)
+    if value in _ADDITIVE_PER_SERVICE and _mixes_services(slots, (rows, cols)):
+        raise InputError(
+            f"value={value!r} would add appointments of {slots['service_id'].nunique()} "
+            "services, counting staff who serve several of them once per service; choose one "
+            "service (slots[slots.service_id == 's_...']), put services on an axis "
+            "(rows='service'), draw small_multiples(..., by='service'), or use "
+            "value='utilization' (the share of offered capacity booked)"
+        )
+    keys = [AXES[rows], AXES[cols]]
+    per_date = _per_date(slots, keys, value)
+    if value == "utilization":
+        by_cell = per_date.groupby(level=keys, observed=True)
+        if agg == "sum":  # the whole window pooled: booked over offered, every date together
+            pooled = by_cell[["available", "capacity"]].sum()
+            cells = 1 - pooled["available"] / pooled["capacity"]
+        else:
+            cells = by_cell["utilization"].agg(agg)
+    else:
+        cells = per_date.groupby(level=keys, observed=True).agg(agg)
+    table = cells.unstack(AXES[cols]).astype("float64")
+    table = _complete_axis(table, rows, axis=0)
+    table = _complete_axis(table, cols, axis=1)
+    table.index.name, table.columns.name = rows, cols
+    dates = per_date.index.to_frame(index=False)
+    dates_per_row = (
+        dates.groupby(AXES[rows], observed=True)["local_date"]
+        .nunique()
+        .reindex(table.index, fill_value=0)
+        .rename("dates")
+    )
+    past = table.isna() & _elapsed_cells(slots, rows, cols, table)
+    return HeatmapGrid(table, value, agg, dates_per_row, past)
+
+
+def heatmap_table(
+    slots: Slots,
+    rows: str = "weekday",
+    cols: str = "local_hour",
+    value: str | None = None,
+    agg: str = "mean",
 ) -> pd.DataFrame:
     """Aggregate slots into a rows x cols grid, ready to draw.
+
+    Each (row, column, local date) is first summed over its slots; ``agg`` then combines the
+    dates that offer that cell. The default, a mean per date, answers "on a Tuesday at 10, how
+    much is free?", where a sum would let a weekday seen twice in the window outweigh one seen
+    once, and would add today's half-elapsed hours to next week's.
 
     Parameters
     ----------
     slots
-        A slots frame (columns of ``schema.SLOTS``), e.g. ``snapshot.slots`` or a history.
+        A slots frame (columns of ``schema.SLOTS``), e.g. ``snapshot.slots`` or a history, or
+        an ``AvailabilitySnapshot``.
     rows, cols
         Each one of ``weekday`` (0 = Monday), ``local_hour``, ``local_date``, ``service``
         (service_id) or ``location`` (location_id).
     value
-        ``available`` (free capacity), ``capacity``, ``utilization`` (1 - available /
-        capacity over the cell's slots whose capacity is known) or ``slots`` (count).
+        ``available``: free appointments (staff still free, summed over the cell's slots), of
+        one service per cell; ``capacity``: offered appointments, likewise; ``utilization``:
+        the share of offered capacity booked, 1 - available / capacity over slots whose
+        capacity is known, which may pool services; ``slots``: listed slots. Both per-service
+        counts are refused where a cell would mix services (staff shared by services would be
+        counted once per service). None (the default) picks ``available`` when each cell holds
+        one service and ``utilization`` otherwise.
     agg
-        For ``available`` and ``capacity``: ``sum``, ``mean``, ``min`` or ``max`` over the
-        cell's slots. Ignored for ``utilization`` (a ratio of sums) and ``slots``.
+        ``mean`` (default) over the dates that offer the cell, ``sum`` over the window (for
+        utilization: booked over offered, pooled), ``min`` or ``max`` over those dates.
 
     Returns
     -------
     pandas.DataFrame
         Index: the ``rows`` values (sorted; all seven weekdays for ``weekday``); columns: the
-        ``cols`` values; float cells. NaN where no slot exists (no capacity offered), which is
-        never the same as 0 (capacity used up).
+        ``cols`` values; float cells. NaN where no slot exists (no capacity offered, or the hour
+        had passed when the slots were fetched), which is never the same as 0 (used up).
+        :func:`heatmap_grid` gives the same table with the dates behind each row and the
+        elapsed cells.
     """
-    _check_choice("rows", rows, AXES)
-    _check_choice("cols", cols, AXES)
-    _check_choice("value", value, VALUES)
-    _check_choice("agg", agg, AGGREGATIONS)
-    if rows == cols:
-        raise InputError(f"rows and cols must differ, both are {rows!r}")
-    keys = [AXES[rows], AXES[cols]]
-    grouped = _cell_values(slots, keys, value, agg)
-    table = grouped.unstack(AXES[cols]).astype("float64")
-    table = _complete_axis(table, rows, axis=0)
-    table = _complete_axis(table, cols, axis=1)
-    table.index.name, table.columns.name = rows, cols
-    return table
+    return heatmap_grid(slots, rows, cols, value, agg).table
 
 
-def _cell_values(slots: pd.DataFrame, keys: list[str], value: str, agg: str) -> pd.Series:
-    frame = slots[keys + ["available", "capacity"]]
+def _per_date(slots: pd.DataFrame, keys: list[str], value: str) -> pd.Series | pd.DataFrame:
+    """The value of each (row, column, local date), summed over its slots."""
+    by_date = list(dict.fromkeys([*keys, "local_date"]))
+    frame = slots[[*by_date, "available", "capacity"]]
     if value == "slots":
-        return frame.groupby(keys, observed=True).size()
+        return frame.groupby(by_date, observed=True).size()
     if value == "utilization":
         known = frame.dropna(subset=["available", "capacity"])
         known = known[known["capacity"] > 0]
         if known.empty:
             raise InputError(
                 "utilization needs capacity, and no slot here reports it; "
-                "use value='available' or value='slots'"
+                "use value='slots', or value='available' for one service"
             )
-        sums = known.groupby(keys, observed=True)[["available", "capacity"]].sum()
-        return 1 - sums["available"].astype("float64") / sums["capacity"].astype("float64")
-    column = frame[keys + [value]].dropna(subset=[value])
-    return column.groupby(keys, observed=True)[value].agg(agg)
+        sums = known.groupby(by_date, observed=True)[["available", "capacity"]].sum()
+        sums = sums.astype("float64")
+        return sums.assign(utilization=1 - sums["available"] / sums["capacity"])
+    column = frame[[*by_date, value]].dropna(subset=[value])
+    return column.groupby(by_date, observed=True)[value].sum().astype("float64")
+
+
+def _elapsed_cells(slots: pd.DataFrame, rows: str, cols: str, table: pd.DataFrame) -> pd.DataFrame:
+    """True at cells whose every (date, hour) had begun when the slots were fetched.
+
+    Such a cell has no slots because it is past, not because nothing is offered: the hours of
+    "today" up to the fetch, for a weekday or date that the window holds only today. "Today"
+    and the hour are each location's wall clock at the earliest ``fetched_at`` of its service,
+    so a history marks only what none of its snapshots could have listed. A cell without an
+    hour axis spans the whole day and is never past; the window is the dates from the first to
+    the last slot, so a later holiday on the same weekday keeps a cell "no capacity offered".
+    """
+    out = pd.DataFrame(False, index=table.index, columns=table.columns)
+    needed = {"fetched_at", "timezone", "service_id", "location_id", "local_date"}
+    if "local_hour" not in (rows, cols) or not needed <= set(slots.columns) or slots.empty:
+        return out
+    other = rows if cols == "local_hour" else cols
+    firsts = slots.groupby(["service_id", "location_id", "timezone"], observed=True)[
+        "fetched_at"
+    ].min()
+    # per service and location: today's date and the hour under way at the fetch (its slots
+    # have begun, so it counts as elapsed too)
+    nows = []
+    for (service_id, location_id, zone), fetched_at in firsts.items():
+        if pd.notna(fetched_at):
+            local = pd.Timestamp(fetched_at).tz_convert(str(zone))
+            nows.append((service_id, location_id, pd.Timestamp(local.date()), local.hour))
+    if not nows:
+        return out
+    window = pd.date_range(slots["local_date"].min(), slots["local_date"].max(), freq="D")
+    labels = table.index if other == rows else table.columns
+    for label in labels:
+        here = [n for n in nows if other not in ("service", "location") or _of(n, other) == label]
+        if not here:
+            continue
+        if other == "local_date":
+            spanned = {pd.Timestamp(label)}
+        elif other == "weekday":
+            spanned = {d for d in window if d.day_of_week == label}
+        else:
+            spanned = set(window)
+        if any(spanned != {today} for _, _, today, _ in here):
+            continue
+        last_hour = min(hour for *_, hour in here)
+        hours = [h for h in table.columns if h <= last_hour] if other == rows else None
+        if other == rows:
+            out.loc[label, hours] = True
+        else:
+            out.loc[[h for h in table.index if h <= last_hour], label] = True
+    return out
+
+
+def _of(now: tuple[str, str, pd.Timestamp, int], axis: str) -> str:
+    """The service or location id of a (service, location, today, hour) entry."""
+    return now[0] if axis == "service" else now[1]
 
 
 def _complete_axis(table: pd.DataFrame, axis_name: str, axis: int) -> pd.DataFrame:
@@ -216,12 +388,24 @@ def next_available(slots: pd.DataFrame) -> pd.DataFrame:
 def snapshot_summary(
     slots: pd.DataFrame, days: pd.DataFrame, errors: pd.DataFrame
 ) -> dict[str, Any]:
-    """Headline numbers of a snapshot: rows, services, locations, free capacity, failures."""
+    """Headline numbers of a snapshot: rows, services, locations, what is free, failures.
+
+    ``bookable_slots`` counts slots with at least one place free (or no numbers given);
+    ``utilization`` is the share of offered capacity booked, over slots whose capacity is
+    known (None if none is). ``free_capacity`` adds ``available`` over every slot of every
+    service: staff who serve several services count once per service, so it is no head
+    count; it stays for scripts that read it.
+    """
+    known = slots.dropna(subset=["available", "capacity"])
+    offered = int(known["capacity"].sum())
+    booked = offered - int(known["available"].sum())
     return {
         "slots": len(slots),
+        "bookable_slots": int((slots["available"].fillna(1) > 0).sum()),
         "days": len(days),
         "services": int(slots["service_id"].nunique()),
         "locations": int(slots["location_id"].nunique()),
+        "utilization": round(booked / offered, 4) if offered else None,
         "free_capacity": int(slots["available"].sum()),
         "failed": len(errors),
     }

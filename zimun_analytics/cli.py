@@ -176,9 +176,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     if args.report_dir:
         from .reports import write_heatmap_reports  # matplotlib: only when reports are asked for
 
-        paths = write_heatmap_reports(
-            snapshot.slots, snapshot.days, args.report_dir, prefix=f"{snapshot.snapshot_id}-"
-        )
+        paths = write_heatmap_reports(snapshot, args.report_dir, prefix=f"{snapshot.snapshot_id}-")
         summary["reports"] = [str(path) for path in paths]
     if args.json:
         summary["next_available"] = json.loads(nexts.to_json(orient="records", date_format="iso"))
@@ -193,9 +191,11 @@ def _print_summary(summary: dict[str, Any], nexts: pd.DataFrame, errors: pd.Data
     print(f"snapshot {summary['snapshot_id']} saved to {summary['store']}")
     print(
         f"  {summary['slots']:,} slots, {summary['services']} services, "
-        f"{summary['locations']} locations, {summary['days']:,} service-days; "
-        f"free capacity {summary['free_capacity']:,}"
+        f"{summary['locations']} locations, {summary['days']:,} service-days"
     )
+    share = summary["utilization"]
+    booked = f"; {share:.0%} of offered capacity booked" if share is not None else ""
+    print(f"  {summary['bookable_slots']:,} slots with a place free{booked}")
     print("  next available slot per service and location (local time):")
     for row in nexts.itertuples():
         print(

@@ -23,7 +23,7 @@ from .client import AsyncZimunClient
 from .config import MAX_DAYS_AHEAD
 from .errors import APIError, InputError, ResponseFormatError
 from .mapping import Call, Payload, parse_payloads, tables_from_payloads, tables_from_wire
-from .models import Service
+from .models import Location, Service
 from .schema import ERRORS, SCHEMA_VERSION, AvailabilitySnapshot, frame_from_arrow
 from .sync_client import ZimunClient
 
@@ -177,8 +177,10 @@ def _first_leaf(group: BaseExceptionGroup) -> BaseException:
     return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
 
 
-async def _organization_and_catalogue(client: AsyncZimunClient) -> tuple[Any, list[Service]]:
-    """Both at once: each is a round trip that the other need not wait for."""
+async def _organization_and_catalogue(
+    client: AsyncZimunClient,
+) -> tuple[Any, list[Service], list[Location]]:
+    """All three at once: each is a round trip that the others need not wait for."""
     found: dict[str, Any] = {}
 
     async def organization() -> None:
@@ -187,13 +189,17 @@ async def _organization_and_catalogue(client: AsyncZimunClient) -> tuple[Any, li
     async def catalogue() -> None:
         found["catalogue"] = [service async for service in client.services()]
 
+    async def locations() -> None:  # their names label pictures and reports
+        found["locations"] = await client.locations()
+
     try:
         async with anyio.create_task_group() as group:
             group.start_soon(organization)
             group.start_soon(catalogue)
+            group.start_soon(locations)
     except BaseExceptionGroup as group:  # callers want the error itself, e.g. bad credentials
         raise _first_leaf(group) from None
-    return found["organization"], found["catalogue"]
+    return found["organization"], found["catalogue"], found["locations"]
 
 
 def _call_order(payload: Payload) -> tuple[str, str, date]:
@@ -224,7 +230,7 @@ async def fetch_availability_async(
     ):
         raise InputError(f"start_date must be a datetime.date, got {start_date!r}")
     started_at = datetime.now(UTC).replace(microsecond=0)
-    organization, catalogue = await _organization_and_catalogue(client)
+    organization, catalogue, places = await _organization_and_catalogue(client)
     pairs = _select(catalogue, services, locations)
     bar = _progress_bar(len(pairs), progress)
     try:
@@ -253,6 +259,7 @@ async def fetch_availability_async(
         "api_host": urlsplit(client.base_url).netloc,
         "organization_id": organization.organization_id,
         "parameters": parameters,
+        "location_names": {place.location_id: place.name for place in places},
         "package_version": __version__,
         "schema_version": SCHEMA_VERSION,
         "counts": {

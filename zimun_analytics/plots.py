@@ -14,22 +14,33 @@ The line charts of a snapshot history (``lead_time_plot``, ``fill_curve_plot``,
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
+from matplotlib import colormaps
 from matplotlib.axes import Axes
 from matplotlib.axis import Axis
 from matplotlib.cm import ScalarMappable
-from matplotlib.colors import Colormap, Normalize
+from matplotlib.colors import Colormap, ListedColormap, Normalize
 from matplotlib.figure import Figure
+from matplotlib.image import AxesImage
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 from matplotlib.transforms import offset_copy
 
-from .analysis import AXES, heatmap_table
+from .analysis import (
+    AXES,
+    HeatmapGrid,
+    Slots,
+    default_value,
+    heatmap_grid,
+    slots_of,
+)
 from .errors import InputError
+from .schema import AvailabilitySnapshot
 
 # The trend plots and line constants stay importable from here. trendplots holds the helpers
 # both modules share, so the import runs one way (plots -> trendplots), never in a circle.
@@ -58,6 +69,12 @@ __all__ = [
 ]
 
 CMAP = "cividis"  # colour-blind safe and readable in greyscale
+# One colour language: "scarce" is the light (yellow) end of every map and "plenty" the dark
+# end, so free appointments run the map reversed and utilization runs it forward. A cell with
+# nothing left (0 free, 100 % booked, on every date) is vermillion (Okabe-Ito), a colour the map
+# never takes, so 0 and 1 free are told apart at a glance.
+FULL_COLOR = "#D55E00"
+PAST_COLOR = "0.8"  # today's hours that had begun when the slots were fetched
 NO_CAPACITY_HATCH = "..."  # cells with no capacity offered: the hatch shows through
 DAY_OFF_HATCH = "///"  # holiday and closed rows of a calendar
 HATCH_COLOR = "0.7"
@@ -68,6 +85,7 @@ MAX_ANNOTATED_CELLS = 250  # about three weeks x opening hours; more numbers cro
 # (and each costs ~1 ms to render: the colours carry the message)
 MAX_PANEL_CELLS = 7 * 16  # small multiples: a week by opening hours still takes numbers
 MAX_TICKS = 31  # more axis labels than this collide; label every n-th instead
+MAX_NAMED = 3  # a subtitle names up to this many locations, then counts them
 CELL_IN = 0.42  # inches per heatmap cell of a figure made here
 SAVE_DPI = 110  # sharp on screens and in reports; 150 cost ~40 % more time to render
 SAVE_FORMATS = ("png", "svg")
@@ -79,7 +97,19 @@ AXIS_LABELS = {
     "service": "service",
     "location": "location",
 }
-_NOUNS = {"available": "free capacity", "capacity": "offered capacity"}
+# what a cell counts, in units that exist (see analysis.VALUES)
+_NOUNS = {
+    "available": "free appointments",
+    "capacity": "offered appointments",
+    "utilization": "share of offered capacity booked",
+    "slots": "listed slots",
+}
+_PER_DATE = {
+    "mean": "mean per date",
+    "sum": "total over the window",
+    "min": "least on any date",
+    "max": "most on any date",
+}
 
 
 # -- shared helpers ----------------------------------------------------------------------------
@@ -91,102 +121,229 @@ def _root_figure(ax: Axes) -> Figure:
     return figure
 
 
-def _value_label(value: str, agg: str) -> str:
-    """Colour-bar label with its unit, e.g. ``free capacity (staff-slots)``."""
-    if value == "utilization":
-        return "utilization (share of capacity used)"
-    if value == "slots":
-        return "slots (count)"
-    if agg == "sum":
-        return f"{_NOUNS[value]} (staff-slots)"
-    return f"{agg} {_NOUNS[value]} per slot (staff-slots)"
+def _by_date(grid: HeatmapGrid) -> bool:
+    """True when each cell is one date, so how dates were combined goes without saying."""
+    return "local_date" in (grid.table.index.name, grid.table.columns.name)
 
 
-def _subject(slots: pd.DataFrame) -> str:
-    """``Haircut at l_berlin`` when the frame holds one service at one location, else ``""``."""
-    names = slots["service_name"].unique() if "service_name" in slots else slots["service_id"]
-    locations = slots["location_id"].unique() if "location_id" in slots else []
-    if len(set(names)) == 1 and len(locations) == 1:
-        return f"{names[0]} at {locations[0]}"
-    return ""
+def _value_label(grid: HeatmapGrid) -> str:
+    """Colour-bar label with its unit, e.g. ``free appointments, mean per date``."""
+    noun = _NOUNS[grid.value]
+    if _by_date(grid):
+        return noun
+    if grid.value == "utilization" and grid.agg == "sum":
+        return f"{noun}, pooled over the window"
+    return f"{noun}, {_PER_DATE[grid.agg]}"
 
 
-def _default_title(value: str, agg: str, rows: str, cols: str, subject: str = "") -> str:
-    """E.g. ``Free capacity by weekday and local hour``, the subject on a second line."""
-    noun = _value_label(value, agg).split(" (")[0]
-    title = f"{noun[0].upper()}{noun[1:]} by {AXIS_LABELS[rows]} and {AXIS_LABELS[cols]}"
+def _default_title(grid: HeatmapGrid, subject: str) -> str:
+    """E.g. ``Free appointments by weekday and local hour, mean per date``, then the subject."""
+    rows, cols = str(grid.table.index.name), str(grid.table.columns.name)
+    noun = "Utilization" if grid.value == "utilization" else _NOUNS[grid.value].capitalize()
+    title = f"{noun} by {AXIS_LABELS[rows]} and {AXIS_LABELS[cols]}"
+    if not _by_date(grid):
+        title += f", {_PER_DATE[grid.agg]}" if grid.agg != "sum" else ", total over the window"
     return f"{title}\n{subject}" if subject else title
 
 
-def _set_ticks(axis: Axis, axis_name: str, labels: Sequence[object]) -> None:
+def _days_of(data: Slots) -> pd.DataFrame | None:
+    """A snapshot's days (the window it covers); a bare slots frame has none."""
+    return data.days if isinstance(data, AvailabilitySnapshot) else None
+
+
+def _location_names(data: Slots) -> dict[str, str]:
+    """Location id -> display name, from a snapshot's meta (a bare frame has ids only)."""
+    if isinstance(data, AvailabilitySnapshot):
+        return {str(k): str(v) for k, v in data.meta.get("location_names", {}).items()}
+    return {}
+
+
+def _where(slots: pd.DataFrame, names: dict[str, str]) -> str:
+    """``Berlin Mitte (Europe/Berlin)``, or ``4 locations: Berlin, London, ...``."""
+    places = slots.groupby("location_id", observed=True)["timezone"].first()
+    labels = [f"{names.get(str(i), str(i))} ({zone})" for i, zone in places.items()]
+    if len(labels) <= 1:
+        return labels[0] if labels else ""
+    if len(labels) <= MAX_NAMED:
+        return f"{len(labels)} locations: {', '.join(labels)}"
+    return f"{len(labels)} locations"
+
+
+def _subject(slots: pd.DataFrame, names: dict[str, str], days: pd.DataFrame | None = None) -> str:
+    """What, where and when: services, locations with zones, the date window and as-of time.
+
+    E.g. ``Haircut at Berlin Mitte (Europe/Berlin)`` then
+    ``Mon 23 Mar - Sun 05 Apr 2026, as of 2026-03-23 08:00 UTC``.
+    """
+    services = slots["service_name"] if "service_name" in slots else slots["service_id"]
+    unique = services.dropna().unique()
+    what = str(unique[0]) if len(unique) == 1 else f"{len(unique)} services"
+    where = _where(slots, names) if {"location_id", "timezone"} <= set(slots.columns) else ""
+    lines = [f"{what} at {where}" if where else what]
+    when = []
+    dated = days if days is not None and len(days) else slots  # days reach past the last slot
+    if "local_date" in dated and dated["local_date"].notna().any():
+        first, last = (
+            pd.Timestamp(dated["local_date"].min()),
+            pd.Timestamp(dated["local_date"].max()),
+        )
+        when.append(f"{first:%a %d %b} - {last:%a %d %b %Y}")
+    if "fetched_at" in slots and slots["fetched_at"].notna().any():
+        early, late = slots["fetched_at"].min(), slots["fetched_at"].max()
+        stamp = f"{late.tz_convert('UTC'):%Y-%m-%d %H:%M} UTC"
+        when.append(f"as of {stamp}" if early == late else f"fetched {early:%Y-%m-%d} to {stamp}")
+    if when:
+        lines.append(", ".join(when))
+    return "\n".join(lines)
+
+
+def _tick_label(axis_name: str, label: object, names: dict[str, str]) -> str:
+    """A tick's text: weekday and hour as words and digits, services and locations by name."""
+    if axis_name in ("service", "location"):
+        return names.get(str(label), str(label))
+    return _tick_text(axis_name, label)
+
+
+def _set_ticks(axis: Axis, axis_name: str, labels: Sequence[object], texts: Sequence[str]) -> None:
     """One tick per row/column, or every n-th when there are too many to read."""
     step = max(1, math.ceil(len(labels) / MAX_TICKS))
     positions = range(0, len(labels), step)
-    axis.set_ticks(list(positions), [_tick_text(axis_name, labels[i]) for i in positions])
+    axis.set_ticks(list(positions), [texts[i] for i in positions])
 
 
-def _norm(tables: Sequence[pd.DataFrame], value: str) -> Normalize:
-    """0 to the largest cell (0 to 1 for utilization), one scale for every table given."""
+def _colour_map(value: str) -> Colormap:
+    """The cividis map with scarce at its light end: utilization forward, every count reversed."""
+    cmap = colormaps[CMAP]
+    return cmap if value == "utilization" else cmap.reversed()
+
+
+def _norm(grids: Sequence[HeatmapGrid], value: str, vmax: float | None = None) -> Normalize:
+    """0 to the largest cell (0 to 1 for utilization), one scale for every grid given."""
     if value == "utilization":
         return Normalize(0.0, 1.0)
+    if vmax is not None:
+        return Normalize(0.0, float(vmax))
+    tables = [g.table for g in grids]
     finite = [np.nanmax(t.to_numpy(dtype="float64")) for t in tables if t.notna().any(axis=None)]
     return Normalize(0.0, max(max(finite, default=0.0), 1.0))
 
 
-def _cell_text(number: float, value: str, agg: str) -> str:
+def _full(grid: HeatmapGrid) -> npt.NDArray[np.bool_]:
+    """Cells with nothing left on any date: 0 free, or everything offered booked."""
+    cells = grid.table.to_numpy(dtype="float64")
+    full: npt.NDArray[np.bool_] = np.zeros(cells.shape, dtype=bool)
+    if grid.value == "utilization":
+        full = np.isclose(cells, 1.0, rtol=0, atol=1e-12)
+    elif grid.value == "available":
+        full = cells == 0
+    return full
+
+
+def _cell_text(number: float, value: str) -> str:
     if value == "utilization":
         return f"{number:.0%}"
-    return f"{number:.1f}" if agg == "mean" and value != "slots" else f"{number:.0f}"
+    return f"{number:.0f}" if float(number).is_integer() else f"{number:.1f}"
 
 
 # -- heatmaps ----------------------------------------------------------------------------------
-def _draw_table(
-    ax: Axes, table: pd.DataFrame, value: str, agg: str, norm: Normalize, annotate: bool
-) -> ScalarMappable:
-    """Draw a heatmap_table: masked NaN cells over a dotted background, labelled ticks."""
-    grid = np.ma.masked_invalid(table.to_numpy(dtype="float64"))
-    n_rows, n_cols = grid.shape
+def _draw_grid(
+    ax: Axes, grid: HeatmapGrid, norm: Normalize, annotate: bool, names: dict[str, str]
+) -> AxesImage:
+    """Draw a grid: the value's colours, fully booked and past cells over them, NaN hatched.
+
+    ``ax.images[0]`` is the table itself (NaN masked); the overlays come after it.
+    """
+    table = grid.table
+    values = np.ma.masked_invalid(table.to_numpy(dtype="float64"))
+    n_rows, n_cols = values.shape
     _hatch(ax, (0, n_rows), n_cols, NO_CAPACITY_HATCH, HATCH_COLOR, zorder=-1)  # under the image
-    image = ax.imshow(grid, cmap=CMAP, norm=norm, aspect="auto", interpolation="nearest")
-    _set_ticks(ax.yaxis, str(table.index.name), list(table.index))
-    _set_ticks(ax.xaxis, str(table.columns.name), list(table.columns))
+    image = ax.imshow(
+        values, cmap=_colour_map(grid.value), norm=norm, aspect="auto", interpolation="nearest"
+    )
+    for mask, color in ((_full(grid), FULL_COLOR), (grid.past.to_numpy(dtype=bool), PAST_COLOR)):
+        if mask.any():
+            overlay = np.ma.masked_array(np.ones(mask.shape), mask=~mask)
+            ax.imshow(overlay, cmap=ListedColormap([color]), aspect="auto", interpolation="nearest")
     row_name, col_name = str(table.index.name), str(table.columns.name)
+    row_texts = [_tick_label(row_name, label, names) for label in table.index]
+    _set_ticks(ax.yaxis, row_name, list(table.index), row_texts)
+    col_texts = [_tick_label(col_name, label, names) for label in table.columns]
+    _set_ticks(ax.xaxis, col_name, list(table.columns), col_texts)
     ax.set(ylabel=AXIS_LABELS.get(row_name, row_name), xlabel=AXIS_LABELS.get(col_name, col_name))
-    ax.tick_params(axis="x", labelrotation=90 if table.columns.name == "local_date" else 0)
+    ax.tick_params(axis="x", labelrotation=90 if col_name in ("local_date", "service") else 0)
+    if not _by_date(grid):
+        _date_counts(ax, grid)
     small = n_rows <= MAX_ANNOTATED_ROWS and n_cols <= MAX_ANNOTATED_COLS
     if annotate and small and n_rows * n_cols <= MAX_ANNOTATED_CELLS:
-        _annotate(ax, grid, image.get_cmap(), norm, lambda v: _cell_text(v, value, agg))
+        _annotate(ax, values, image.get_cmap(), norm, _full(grid), grid.value)
     return image
 
 
+def _date_counts(ax: Axes, grid: HeatmapGrid) -> None:
+    """How many dates each row's mean or sum stands on, in a column right of the grid."""
+    x = grid.table.shape[1] - 0.4  # just right of the last column
+    ax.text(x, -0.5, "dates", ha="left", va="bottom", fontsize="x-small", clip_on=False)
+    for row, count in enumerate(grid.dates_per_row.reindex(grid.table.index, fill_value=0)):
+        ax.text(x, row, f"{count}", ha="left", va="center", fontsize="x-small", clip_on=False)
+
+
 def _annotate(
-    ax: Axes, grid: np.ma.MaskedArray, cmap: Colormap, norm: Normalize, text: Callable[[float], str]
+    ax: Axes,
+    values: np.ma.MaskedArray,
+    cmap: Colormap,
+    norm: Normalize,
+    full: npt.NDArray[np.bool_],
+    value: str,
 ) -> None:
     """Write each coloured cell's value, dark on light cells and light on dark ones."""
-    size = 7 if grid.shape[1] <= 16 else 5.5
-    rgba = cmap(norm(grid.filled(np.nan)))  # every cell's colour at once, not one call per cell
-    dark = rgba[..., :3] @ np.array([0.2126, 0.7152, 0.0722]) < 0.5
-    for (row, col), number in np.ndenumerate(grid.filled(np.nan)):
+    size = 7 if values.shape[1] <= 16 else 5.5
+    rgba = cmap(norm(values.filled(np.nan)))  # every cell's colour at once, not one per cell
+    dark = (rgba[..., :3] @ np.array([0.2126, 0.7152, 0.0722]) < 0.5) | full
+    for (row, col), number in np.ndenumerate(values.filled(np.nan)):
         if not np.isnan(number):
             color = "white" if dark[row, col] else "black"
             label = ax.text(
-                col, row, text(number), ha="center", va="center", fontsize=size, color=color
+                col,
+                row,
+                _cell_text(number, value),
+                ha="center",
+                va="center",
+                fontsize=size,
+                color=color,
             )
             label.set_in_layout(False)  # inside its cell: layout need not measure hundreds of these
 
 
 def _colorbar(
-    fig: Figure, mappable: ScalarMappable, axes: Axes | Sequence[Axes], value: str, agg: str
+    fig: Figure, mappable: ScalarMappable, axes: Axes | Sequence[Axes], grid: HeatmapGrid
 ) -> None:
-    bar = fig.colorbar(mappable, ax=axes, label=_value_label(value, agg), shrink=0.9)
-    if value == "utilization":
+    bar = fig.colorbar(mappable, ax=axes, label=_value_label(grid), shrink=0.9)
+    if grid.value == "utilization":
         bar.ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-    elif agg != "mean" or value == "slots":
+        return
+    bar.ax.invert_yaxis()  # scarce (0 free) on top, where a utilization bar has 100 %
+    if grid.agg != "mean" or _by_date(grid):
         bar.ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def _keys(grids: Sequence[HeatmapGrid], days_off: bool = False) -> list[Patch]:
+    """Legend entries for what the colours of the map do not say, in the order of scarcity."""
+    keys = []
+    if any(_full(g).any() for g in grids):
+        keys.append(Patch(facecolor=FULL_COLOR, label="fully booked"))
+    if any(g.past.to_numpy().any() for g in grids):
+        keys.append(Patch(facecolor=PAST_COLOR, label="past (before the fetch)"))
+    if any((g.table.isna() & ~g.past).to_numpy().any() for g in grids):
+        keys.append(_key("no capacity offered"))
+    if days_off:
+        keys.append(_key("holiday/closed", DAY_OFF_HATCH, DAY_OFF_COLOR))
+    return keys
 
 
 def _legend(ax: Axes, handles: list[Patch]) -> None:
     """Key for the hatches, below the x axis label (a fixed distance) so it covers no cell."""
+    if not handles:
+        return
     rotated = any(label.get_rotation() for label in ax.get_xticklabels())
     shift = -80 if rotated else -36
     below = offset_copy(ax.transAxes, ax.get_figure(root=True), y=shift, units="points")
@@ -224,49 +381,66 @@ def _key(label: str, hatch: str = NO_CAPACITY_HATCH, edgecolor: str = HATCH_COLO
     return Patch(facecolor="white", edgecolor=edgecolor, hatch=hatch, label=label)
 
 
-def _grid_size(table: pd.DataFrame) -> tuple[float, float]:
+def _grid_size(table: pd.DataFrame, long_labels: bool) -> tuple[float, float]:
     n_rows, n_cols = table.shape
-    return (max(6.0, CELL_IN * n_cols + 3.0), max(4.0, 0.32 * n_rows + 2.4))
+    width = CELL_IN * n_cols + (4.2 if long_labels else 3.0)
+    return (max(6.0, width), max(4.0, 0.32 * n_rows + 2.9))
 
 
 def capacity_heatmap(
-    slots: pd.DataFrame,
+    slots: Slots,
     rows: str = "weekday",
     cols: str = "local_hour",
-    value: str = "available",
-    agg: str = "sum",
+    value: str | None = None,
+    agg: str = "mean",
     ax: Axes | None = None,
     title: str | None = None,
+    vmax: float | None = None,
 ) -> Axes:
-    """Heatmap of :func:`analysis.heatmap_table`, e.g. free capacity by weekday and local hour.
+    """Heatmap of :func:`analysis.heatmap_table`, e.g. free appointments by weekday and hour.
 
     Parameters
     ----------
-    slots : pandas.DataFrame
-        Slots (columns of ``schema.SLOTS``), e.g. ``snapshot.slots``.
+    slots : pandas.DataFrame or AvailabilitySnapshot
+        Slots (columns of ``schema.SLOTS``), e.g. ``snapshot.slots``, or the snapshot itself
+        (its location names then label the picture).
     rows, cols, value, agg : str
-        As for :func:`analysis.heatmap_table`; weekday rows or columns read Mon..Sun.
+        As for :func:`analysis.heatmap_table`: by default free appointments of one service, or
+        utilization of several, as a mean per date; weekday rows read Mon..Sun, each with the
+        number of dates it stands on.
     ax : matplotlib.axes.Axes or None
-        Where to draw; None makes a new Figure.
+        Where to draw; None makes a new Figure, which a notebook shows as an image.
     title : str or None
-        None names the value and the axes (and the service and location, if only one).
+        None names the value, the axes, the services and locations (with time zones), the
+        date window and when the slots were fetched.
+    vmax : float or None
+        Top of the colour scale, to share one scale between pictures; None: the largest cell.
 
     Returns
     -------
     matplotlib.axes.Axes
-        ``ax.images[0]`` holds the table, its NaN cells (no capacity offered) masked.
+        ``ax.images[0]`` holds the table, its NaN cells (no capacity offered, or past) masked.
     """
-    _require_rows(slots, "slots", [AXES[name] for name in (rows, cols) if name in AXES])
-    table = heatmap_table(slots, rows, cols, value, agg)
-    ax = _own_axes(ax, _grid_size(table))
-    norm = _norm([table], value)
-    image = _draw_table(ax, table, value, agg, norm, annotate=True)
-    _colorbar(_root_figure(ax), image, ax, value, agg)
-    if table.isna().any(axis=None):
-        _legend(ax, [_key("no capacity offered")])
-    default = _default_title(value, agg, rows, cols, _subject(slots))
-    ax.set_title(default if title is None else title)
+    frame = slots_of(slots)
+    _require_rows(frame, "slots", [AXES[name] for name in (rows, cols) if name in AXES])
+    grid = heatmap_grid(frame, rows, cols, value, agg)
+    names = _names(frame, slots, rows, cols)
+    ax = _own_axes(ax, _grid_size(grid.table, not _by_date(grid)))
+    image = _draw_grid(ax, grid, _norm([grid], grid.value, vmax), annotate=True, names=names)
+    _colorbar(_root_figure(ax), image, ax, grid)
+    _legend(ax, _keys([grid]))
+    subject = _subject(frame, _location_names(slots), _days_of(slots))
+    ax.set_title(_default_title(grid, subject) if title is None else title)
     return ax
+
+
+def _names(frame: pd.DataFrame, data: Slots, *axes: str) -> dict[str, str]:
+    """Labels for service and location ticks: display names where known."""
+    names = _location_names(data) if "location" in axes else {}
+    if "service" in axes and "service_name" in frame:
+        pairs = frame.groupby("service_id", observed=True)["service_name"].first()
+        names |= {str(k): str(v) for k, v in pairs.items() if pd.notna(v)}
+    return names
 
 
 def _mark_days_off(ax: Axes, days: pd.DataFrame, dates: pd.Index, n_cols: int) -> int:
@@ -285,70 +459,83 @@ def _mark_days_off(ax: Axes, days: pd.DataFrame, dates: pd.Index, n_cols: int) -
 
 
 def calendar_heatmap(
-    slots: pd.DataFrame,
-    days: pd.DataFrame,
-    value: str = "available",
+    slots: Slots,
+    days: pd.DataFrame | None = None,
+    value: str | None = None,
     ax: Axes | None = None,
     title: str | None = None,
+    vmax: float | None = None,
 ) -> Axes:
     """Calendar of capacity: one row per local date of ``days``, one column per local hour.
 
     Dates open nowhere in ``days`` (holidays, closed days) are hatched and labelled with the
-    holiday's name or "closed"; fully booked open hours are 0, a colour; an hour without slots
-    is uncoloured (no capacity offered). Best for one service at one location.
+    holiday's name or "closed"; fully booked open hours are vermillion; today's hours that had
+    begun at the fetch are grey ("past"); an hour without slots is hatched (no capacity offered).
 
     Parameters
     ----------
-    slots, days : pandas.DataFrame
-        Slots and days of one fetch (``schema.SLOTS``, ``schema.DAYS``); each day is a row.
-    value : str
-        ``available``, ``capacity``, ``utilization`` or ``slots``, summed per cell.
-    ax, title
-        As for :func:`capacity_heatmap`.
+    slots : pandas.DataFrame or AvailabilitySnapshot
+        Slots of one fetch (``schema.SLOTS``), or the snapshot itself, whose days are then used.
+    days : pandas.DataFrame or None
+        Days of the fetch (``schema.DAYS``); each day is a row. None: the snapshot's.
+    value : str or None
+        ``available``, ``capacity``, ``utilization`` or ``slots`` per date and hour; None:
+        free appointments of one service, utilization of several.
+    ax, title, vmax
+        As for :func:`capacity_heatmap`; give calendars of several locations one ``vmax``.
 
     Returns
     -------
     matplotlib.axes.Axes
         ``ax.images[0]`` holds the date x hour table.
     """
-    _require_rows(slots, "slots", ["local_date", "local_hour"])
+    frame = slots_of(slots)
+    if days is None:
+        if not isinstance(slots, AvailabilitySnapshot):
+            raise InputError("calendar_heatmap needs days: pass the snapshot, or slots and days")
+        days = slots.days
+    _require_rows(frame, "slots", ["local_date", "local_hour"])
     _require_rows(days, "days", ["local_date", "status", "holiday_name"])
-    table = heatmap_table(slots, "local_date", "local_hour", value, "sum")
-    dates = pd.Index(sorted(set(days["local_date"]) | set(table.index)), name="local_date")
-    table = table.reindex(dates)
-    ax = _own_axes(ax, _grid_size(table))
-    image = _draw_table(ax, table, value, "sum", _norm([table], value), annotate=True)
-    days_off = _mark_days_off(ax, days, dates, table.shape[1])
-    _colorbar(_root_figure(ax), image, ax, value, "sum")
-    keys = [_key("no capacity offered")] if table.isna().any(axis=None) else []
-    keys += [_key("holiday/closed", DAY_OFF_HATCH, DAY_OFF_COLOR)] if days_off else []
-    if keys:
-        _legend(ax, keys)
-    default = _default_title(value, "sum", "local_date", "local_hour", _subject(slots))
+    grid = heatmap_grid(frame, "local_date", "local_hour", value, "sum")
+    dates = pd.Index(sorted(set(days["local_date"]) | set(grid.table.index)), name="local_date")
+    grid = HeatmapGrid(
+        grid.table.reindex(dates),
+        grid.value,
+        grid.agg,
+        grid.dates_per_row.reindex(dates, fill_value=0),
+        grid.past.reindex(dates, fill_value=False),
+    )
+    ax = _own_axes(ax, _grid_size(grid.table, False))
+    image = _draw_grid(ax, grid, _norm([grid], grid.value, vmax), annotate=True, names={})
+    days_off = _mark_days_off(ax, days, dates, grid.table.shape[1])
+    _colorbar(_root_figure(ax), image, ax, grid)
+    _legend(ax, _keys([grid], days_off=bool(days_off)))
+    default = _default_title(grid, _subject(frame, _location_names(slots), days))
     ax.set_title(default if title is None else title)
     return ax
 
 
 def small_multiples(
-    slots: pd.DataFrame,
+    slots: Slots,
     by: str = "service",
     rows: str = "weekday",
     cols: str = "local_hour",
-    value: str = "available",
+    value: str | None = None,
     ncols: int = 3,
     max_panels: int = 12,
-    agg: str = "sum",
+    agg: str = "mean",
 ) -> Figure:
     """One heatmap per service (or location) on a shared colour scale and shared axes.
 
     Parameters
     ----------
-    slots : pandas.DataFrame
-        Slots (columns of ``schema.SLOTS``).
+    slots : pandas.DataFrame or AvailabilitySnapshot
+        Slots (columns of ``schema.SLOTS``), or the snapshot itself.
     by : str
         ``service`` or ``location``: one panel per value, in id order.
     rows, cols, value, agg : str
-        As for :func:`capacity_heatmap`; every panel shows the union of rows and columns.
+        As for :func:`capacity_heatmap`; every panel shows the union of rows and columns. The
+        default value is free appointments when each panel holds one service, else utilization.
     ncols, max_panels : int
         Panels per row; more panels than ``max_panels`` is an InputError (filter first).
 
@@ -358,34 +545,41 @@ def small_multiples(
         The panels and one colour bar for all of them.
     """
     _check_panels(by, rows, cols, ncols)
-    _require_rows(slots, "slots", [AXES[by]])
-    groups = {key: part for key, part in slots.groupby(AXES[by], observed=True, sort=True)}
+    frame = slots_of(slots)
+    _require_rows(frame, "slots", [AXES[by]])
+    groups = {key: part for key, part in frame.groupby(AXES[by], observed=True, sort=True)}
     if len(groups) > max_panels:
         raise InputError(
             f"slots hold {len(groups)} {by}s, more panels than max_panels={max_panels}; "
             f"filter slots to fewer {by}s or raise max_panels"
         )
-    tables = _aligned([heatmap_table(part, rows, cols, value, agg) for part in groups.values()])
-    norm = _norm(tables, value)
-    fig, axes = _panel_grid(len(tables), ncols, tables[0])
-    for i, (ax, (key, part), table) in enumerate(zip(axes, groups.items(), tables, strict=True)):
-        _draw_table(ax, table, value, agg, norm, annotate=table.size <= MAX_PANEL_CELLS)
-        ax.set_title(_panel_title(by, key, part), fontsize="medium")
+    if value is None:  # one choice for every panel: the scale is shared
+        picks = {default_value(part, (rows, cols, by)) for part in groups.values()}
+        value = "utilization" if "utilization" in picks else "available"
+    grids = _aligned([heatmap_grid(part, rows, cols, value, agg) for part in groups.values()])
+    norm = _norm(grids, value)
+    fig, axes = _panel_grid(len(grids), ncols, grids[0].table)
+    names = _names(frame, slots, rows, cols, by)
+    for i, (ax, (key, part), grid) in enumerate(zip(axes, groups.items(), grids, strict=True)):
+        _draw_grid(ax, grid, norm, annotate=grid.table.size <= MAX_PANEL_CELLS, names=names)
+        ax.set_title(_panel_title(by, key, part, names), fontsize="medium")
         _label_outer(ax, i, min(ncols, len(axes)), len(axes))
-    _colorbar(fig, ScalarMappable(norm, CMAP), list(axes), value, agg)
-    if any(t.isna().any(axis=None) for t in tables):
-        fig.legend(handles=[_key("no capacity offered")], loc="outside lower left", frameon=False)
-    fig.suptitle(f"{_default_title(value, agg, rows, cols)}, per {by}")
+    _colorbar(fig, ScalarMappable(norm, _colour_map(value)), list(axes), grids[0])
+    keys = _keys(grids)
+    if keys:
+        fig.legend(handles=keys, loc="outside lower left", frameon=False, ncols=len(keys))
+    subject = _subject(frame, _location_names(slots), _days_of(slots))
+    fig.suptitle(f"{_default_title(grids[0], '')}, per {by}\n{subject}")
     return fig
 
 
-def _panel_title(by: str, key: object, part: pd.DataFrame) -> str:
-    """``Haircut (s_haircut)`` or ``l_berlin (Europe/Berlin)``."""
-    column = "service_name" if by == "service" else "timezone"
-    names = part[column].dropna().unique() if column in part else []
-    if len(names) != 1:
-        return str(key)
-    return f"{names[0]} ({key})" if by == "service" else f"{key} ({names[0]})"
+def _panel_title(by: str, key: object, part: pd.DataFrame, names: dict[str, str]) -> str:
+    """``Haircut`` or ``Berlin Mitte (Europe/Berlin)``: names where known, else ids."""
+    if by == "service":
+        return names.get(str(key), str(key))
+    zones = part["timezone"].dropna().unique() if "timezone" in part else []
+    name = names.get(str(key), str(key))
+    return f"{name} ({zones[0]})" if len(zones) == 1 else name
 
 
 def _check_panels(by: str, rows: str, cols: str, ncols: int) -> None:
@@ -397,16 +591,19 @@ def _check_panels(by: str, rows: str, cols: str, ncols: int) -> None:
         raise InputError(f"ncols must be at least 1, got {ncols}")
 
 
-def _aligned(tables: list[pd.DataFrame]) -> list[pd.DataFrame]:
-    """Every table on the union of all rows and columns, so panels share their axes."""
-    index = sorted(set().union(*(t.index for t in tables)))
-    columns = sorted(set().union(*(t.columns for t in tables)))
-    return [
-        t.reindex(index=index, columns=columns).rename_axis(
-            index=t.index.name, columns=t.columns.name
-        )
-        for t in tables
-    ]
+def _aligned(grids: list[HeatmapGrid]) -> list[HeatmapGrid]:
+    """Every grid on the union of all rows and columns, so panels share their axes."""
+    index = sorted(set().union(*(g.table.index for g in grids)))
+    columns = sorted(set().union(*(g.table.columns for g in grids)))
+
+    def align(grid: HeatmapGrid) -> HeatmapGrid:
+        names = {"index": grid.table.index.name, "columns": grid.table.columns.name}
+        table = grid.table.reindex(index=index, columns=columns).rename_axis(**names)
+        past = grid.past.reindex(index=index, columns=columns, fill_value=False)
+        dates = grid.dates_per_row.reindex(index, fill_value=0)
+        return HeatmapGrid(table, grid.value, grid.agg, dates, past.astype(bool))
+
+    return [align(grid) for grid in grids]
 
 
 def _label_outer(ax: Axes, i: int, ncols: int, n: int) -> None:
@@ -420,7 +617,7 @@ def _panel_grid(n: int, ncols: int, table: pd.DataFrame) -> tuple[Figure, list[A
     ncols = min(ncols, n)
     nrows = math.ceil(n / ncols)
     width, height = CELL_IN * 0.8 * table.shape[1] + 1.2, 0.3 * table.shape[0] + 1.3
-    fig = _new_figure((width * ncols + 1.5, height * nrows + 1.2))
+    fig = _new_figure((width * ncols + 2.5, height * nrows + 1.8))
     grid = fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False).ravel()
     for extra in grid[n:]:
         extra.set_visible(False)

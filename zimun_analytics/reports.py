@@ -4,22 +4,68 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
-from .plots import calendar_heatmap, capacity_heatmap, save_figure
+from .analysis import default_value, heatmap_grid
+from .plots import calendar_heatmap, capacity_heatmap, save_figure, small_multiples
+from .schema import AvailabilitySnapshot
 
-__all__ = ["write_heatmap_reports"]
+__all__ = ["heatmap_report", "write_heatmap_reports"]
+
+MAX_LOCATION_PANELS = 12  # beyond this the weekday x hour report is one pooled heatmap
+
+
+def heatmap_report(snapshot: AvailabilitySnapshot) -> dict[str, Figure | Axes]:
+    """The pictures of a snapshot's report, by file stem: ``weekday_hour``, ``calendar_<id>``.
+
+    Each picture shows a true unit: free appointments where it holds one service, else the
+    share of offered capacity that is booked (free appointments of services that share staff
+    cannot be added). The weekday x hour view is a mean per date, one panel per location (one
+    heatmap beyond ``MAX_LOCATION_PANELS`` locations); the calendars share one value and one
+    colour scale across locations. Titles carry names, time zones, the date window and the
+    snapshot's as-of time, so two different snapshots never give the same picture. Empty when
+    the snapshot has no slots.
+    """
+    slots, days = snapshot.slots, snapshot.days
+    if slots.empty:
+        return {}
+    n_locations = slots["location_id"].nunique()
+    pictures: dict[str, Figure | Axes] = {}
+    if 1 < n_locations <= MAX_LOCATION_PANELS:
+        pictures["weekday_hour"] = small_multiples(
+            snapshot, by="location", max_panels=MAX_LOCATION_PANELS
+        )
+    else:
+        pictures["weekday_hour"] = capacity_heatmap(snapshot)
+    offered = set(slots["location_id"].dropna())
+    parts = {
+        loc: snapshot.select(locations=loc)
+        for loc in sorted(days["location_id"].unique())
+        if loc in offered  # nothing offered there in the window: no calendar to draw
+    }
+    picks = {default_value(part.slots, ("local_date", "local_hour")) for part in parts.values()}
+    value = "utilization" if "utilization" in picks else "available"
+    vmax = None  # utilization: 0 to 100 % everywhere
+    if value != "utilization":
+        tables = [heatmap_grid(p, "local_date", "local_hour", value).table for p in parts.values()]
+        vmax = max(float(np.nanmax(t.to_numpy())) for t in tables if t.notna().any(axis=None))
+        vmax = max(vmax, 1.0)
+    for loc, part in parts.items():
+        pictures[f"calendar_{loc}"] = calendar_heatmap(part, value=value, vmax=vmax)
+    return pictures
 
 
 def write_heatmap_reports(
-    slots: pd.DataFrame, days: pd.DataFrame, directory: str | Path, prefix: str = ""
+    snapshot: AvailabilitySnapshot, directory: str | Path, prefix: str = ""
 ) -> list[Path]:
-    """Write the weekday x hour heatmap of all slots and a calendar heatmap per location.
+    """Write the pictures of :func:`heatmap_report` as PNG files.
 
     Parameters
     ----------
-    slots, days
-        A snapshot's frames (``snapshot.slots``, ``snapshot.days``).
+    snapshot
+        A fetched or loaded :class:`~zimun_analytics.schema.AvailabilitySnapshot`.
     directory
         Where to write; created if missing.
     prefix
@@ -32,17 +78,9 @@ def write_heatmap_reports(
         with slots; empty when the snapshot has no slots at all (every call failed, or
         nothing is offered in the window): there is nothing to draw, and no file is written.
     """
-    if slots.empty:
+    pictures = heatmap_report(snapshot)
+    if not pictures:
         return []
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
-    ax = capacity_heatmap(slots, title="Free capacity by weekday and local hour, all services")
-    written = [save_figure(ax, folder / f"{prefix}weekday_hour.png")]
-    for location_id in sorted(days["location_id"].unique()):
-        here = slots[slots["location_id"] == location_id]
-        if here.empty:
-            continue  # nothing offered there in the window: no calendar to draw
-        title = f"Free capacity at {location_id}, all services"
-        ax = calendar_heatmap(here, days[days["location_id"] == location_id], title=title)
-        written.append(save_figure(ax, folder / f"{prefix}calendar_{location_id}.png"))
-    return written
+    return [save_figure(p, folder / f"{prefix}{stem}.png") for stem, p in pictures.items()]

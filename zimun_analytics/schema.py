@@ -10,6 +10,7 @@ bucketing by them is right on DST days.
 from __future__ import annotations
 
 import html
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -199,6 +200,27 @@ class AvailabilitySnapshot:
         """True when every service and location was fetched."""
         return bool(self.errors.empty)
 
+    def select(
+        self,
+        services: str | Iterable[str] | None = None,
+        locations: str | Iterable[str] | None = None,
+    ) -> AvailabilitySnapshot:
+        """The same snapshot narrowed to some services and/or locations (ids); meta is kept.
+
+        ``snapshot.select(locations="l_berlin")`` gives a calendar of one location with its
+        name and the snapshot's as-of time, which a filtered frame alone would not carry.
+        """
+        frames = {}
+        for name in ("slots", "days", "errors"):
+            frame = getattr(self, name)
+            keep = pd.Series(True, index=frame.index)
+            for column, wanted in (("service_id", services), ("location_id", locations)):
+                if wanted is not None:
+                    ids = [wanted] if isinstance(wanted, str) else list(wanted)
+                    keep &= frame[column].isin(ids).fillna(False).astype(bool)
+            frames[name] = frame[keep].reset_index(drop=True)
+        return AvailabilitySnapshot(**frames, meta=dict(self.meta))
+
     def __repr__(self) -> str:
         return (
             f"AvailabilitySnapshot({self.snapshot_id!r}, slots={len(self.slots)}, "
@@ -207,15 +229,22 @@ class AvailabilitySnapshot:
 
     def _repr_html_(self) -> str:
         """A short summary table for notebooks."""
-        free = self.slots["available"].sum() if len(self.slots) else 0
+        bookable = int((self.slots["available"].fillna(1) > 0).sum())
+        known = self.slots.dropna(subset=["available", "capacity"])
+        offered = int(known["capacity"].sum())
+        booked = f"{1 - int(known['available'].sum()) / offered:.0%}" if offered else "unknown"
+        dates = self.slots["local_date"]
+        window = f"{dates.min():%Y-%m-%d} to {dates.max():%Y-%m-%d}" if len(dates) else ""
         rows = {
             "snapshot": self.snapshot_id,
             "fetched at (UTC)": self.meta.get("fetched_at", ""),
             "API": self.meta.get("api_host", ""),
             "services": self.slots["service_id"].nunique(),
             "locations": self.slots["location_id"].nunique(),
+            "local dates": window,
             "slots": len(self.slots),
-            "free capacity": int(free),
+            "slots with a place free": bookable,
+            "share of offered capacity booked": booked,
             "failed service/locations": len(self.errors),
         }
         cells = "".join(

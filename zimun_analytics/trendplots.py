@@ -229,13 +229,13 @@ def fill_curve_plot(curves: pd.DataFrame, ax: Axes | None = None) -> Axes:
     ax.invert_xaxis()  # time runs toward the date, which sits at the right edge
     ax.set_xlim(right=_floor_at_zero(curves["days_before"]))
     ax.set_ylim(bottom=0)
-    ax.set(xlabel="days before the date", ylabel="free capacity (staff-slots)")
+    ax.set(xlabel="days before the date", ylabel="free appointments")
     ax.set_title("Fill curves: free capacity as the date approaches")
     return ax
 
 
 def booking_pace_plot(pace: pd.DataFrame, ax: Axes | None = None) -> Axes:
-    """Staff-slots taken per day between fetches, one line per service @ location.
+    """Appointments taken per day between fetches, one line per service @ location.
 
     Parameters
     ----------
@@ -252,7 +252,7 @@ def booking_pace_plot(pace: pd.DataFrame, ax: Axes | None = None) -> Axes:
     keys = ["service_id", "location_id"]
     ax = _history_plot(pace, "pace", keys, ("to_fetched_at", "taken_per_day"), ax)
     ax.set(
-        xlabel="interval end: fetched at (UTC)", ylabel="booking pace (staff-slots taken per day)"
+        xlabel="interval end: fetched at (UTC)", ylabel="booking pace (appointments taken per day)"
     )
     ax.set_ylim(bottom=_floor_at_zero(pace["taken_per_day"]))
     ax.set_title("Booking pace between snapshots")
