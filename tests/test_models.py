@@ -6,8 +6,11 @@ import dataclasses
 import sys
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+import html_tables
 import pytest
+from conftest import NOW
 
 import zimun_analytics.models as models_module
 from zimun_analytics.errors import InputError, ResponseFormatError
@@ -22,6 +25,7 @@ from zimun_analytics.models import (
     Service,
     Slot,
 )
+from zimun_analytics.sync_client import ZimunClient
 
 REQUEST_ID = "req_abc"
 CET = timezone(timedelta(hours=1))
@@ -547,3 +551,188 @@ def test_imports_only_stdlib_and_errors():
         elif isinstance(node, ast.Import):
             for alias in node.names:
                 assert alias.name.split(".")[0] in sys.stdlib_module_names, alias.name
+
+
+# -- notebook views ------------------------------------------------------------------------------
+#
+# A real 14-day response from the sandbox: s_eyebrow (15 minutes) at Berlin, with open, closed
+# (Sundays) and holiday days (a closed override and Good Friday). Expected values come from the
+# JSON the sandbox sent, never from the records under test.
+
+
+@pytest.fixture(scope="module")
+def sandbox_availability(sandbox):
+    with ZimunClient("demo", "demo-secret", sandbox.base_url) as client:
+        return client.availability("s_eyebrow", days_ahead=14, location_id="l_berlin")
+
+
+def _from_json(raw):
+    slots = [slot for day in raw["days"] for slot in day["slots"]]
+    statuses = [day["status"] for day in raw["days"]]
+    return {
+        "days": len(raw["days"]),
+        **{status: statuses.count(status) for status in ("open", "closed", "holiday")},
+        "slots": len(slots),
+        "free_slots": sum(slot["available"] >= 1 for slot in slots),
+        "free_capacity": sum(slot["available"] for slot in slots),
+    }
+
+
+def _first_free_local(raw, day):
+    free = [slot["start"] for slot in day["slots"] if slot["available"] >= 1]
+    if not free:
+        return "\N{EM DASH}"
+    return datetime.fromisoformat(free[0]).astimezone(ZoneInfo(raw["timezone"])).strftime("%H:%M")
+
+
+def test_sandbox_window_is_big_enough_to_matter(sandbox_availability):
+    counts = _from_json(sandbox_availability.raw)
+    assert counts["days"] == 14 and counts["slots"] > 300
+    assert min(counts["open"], counts["closed"], counts["holiday"]) >= 1
+    assert max(len(day.slots) for day in sandbox_availability.days) >= 40
+
+
+def test_availability_repr_is_one_short_line_with_the_counts(sandbox_availability):
+    raw = sandbox_availability.raw
+    counts = _from_json(raw)
+    text = repr(sandbox_availability)
+    assert len(text) < 300 and "\n" not in text
+    assert text.startswith("Availability('s_eyebrow', location_id='l_berlin', ")
+    for part in (
+        "timezone='Europe/Berlin'",
+        f"dates={raw['days'][0]['date']}..{raw['days'][-1]['date']}",
+        f"days=14 ({counts['open']} open, {counts['closed']} closed, {counts['holiday']} holiday)",
+        f"slots={counts['slots']},",
+        f"free_slots={counts['free_slots']},",
+        f"free_capacity={counts['free_capacity']},",
+        f"generated_at={NOW})",
+    ):
+        assert part in text
+    assert "datetime" not in text and "Slot(" not in text
+
+
+def test_day_repr_counts_its_slots_instead_of_listing_them(sandbox_availability):
+    index, day = max(enumerate(sandbox_availability.days), key=lambda pair: len(pair[1].slots))
+    raw_slots = sandbox_availability.raw["days"][index]["slots"]
+    free = sum(slot["available"] >= 1 for slot in raw_slots)
+    capacity = sum(slot["available"] for slot in raw_slots)
+    assert repr(day) == (
+        f"AvailabilityDay(date={day.date.isoformat()}, status='open', slots={len(raw_slots)}, "
+        f"free_slots={free}, free_capacity={capacity})"
+    )
+
+
+def test_slot_and_holiday_keep_their_short_dataclass_repr(sandbox_availability):
+    slot = sandbox_availability.days[0].slots[0]
+    names = {"Slot": Slot, "Holiday": Holiday, "datetime": sys.modules["datetime"]}
+    assert eval(repr(slot), names) == slot
+    holiday = sandbox_availability.holidays[0]
+    assert eval(repr(holiday), names) == holiday
+    assert len(repr(slot)) < 300 and len(repr(holiday)) < 150
+
+
+def test_availability_html_summary_matches_the_response(sandbox_availability):
+    raw = sandbox_availability.raw
+    counts = _from_json(raw)
+    markup = sandbox_availability._repr_html_()
+    assert len(markup) < 4000  # a summary, not 373 slots
+    assert html_tables.summary(markup) == {
+        "service": "s_eyebrow",
+        "location": "l_berlin",
+        "time zone": "Europe/Berlin",
+        "dates": f"{raw['days'][0]['date']}..{raw['days'][-1]['date']}",
+        "days": "14",
+        "open days": str(counts["open"]),
+        "closed days": str(counts["closed"]),
+        "holiday days": str(counts["holiday"]),
+        "slots": str(counts["slots"]),
+        "free slots": str(counts["free_slots"]),
+        "free capacity": str(counts["free_capacity"]),
+        "generated at (UTC)": NOW,
+    }
+
+
+def test_availability_html_lists_the_first_days(sandbox_availability):
+    raw = sandbox_availability.raw
+    days = html_tables.parse(sandbox_availability._repr_html_()).tables[1]
+    assert days["caption"] == "first 7 of 14 days"
+    header, *rows = days["rows"]
+    assert header == [
+        "date",
+        "status",
+        "slots",
+        "free slots",
+        "free capacity",
+        "first free (local)",
+    ]
+    assert rows == [
+        [
+            day["date"],
+            day["status"],
+            str(len(day["slots"])),
+            str(sum(slot["available"] >= 1 for slot in day["slots"])),
+            str(sum(slot["available"] for slot in day["slots"])),
+            _first_free_local(raw, day),
+        ]
+        for day in raw["days"][:7]
+    ]
+    assert "closed" in [row[1] for row in rows]  # Sunday 29 March: a day without a free slot
+
+
+def test_availability_html_escapes_what_the_api_sent(sandbox_availability):
+    raw = copy.deepcopy(dict(sandbox_availability.raw))
+    raw["service_id"] = "<script>alert('id')</script>"
+    first = raw["days"][0]
+    first["status"], first["slots"] = "holiday", []
+    raw["holidays"] = {first["date"]: {"name": "Staff & <b>party</b>", "kind": "closed"}}
+    availability = Availability.from_json(raw, endpoint="GET /api/v1/availability")
+    markup = availability._repr_html_()
+    assert "<script>" not in markup and "<b>" not in markup
+    tables = html_tables.parse(markup)
+    assert tables.tags == {"table", "caption", "tr", "th", "td"}
+    assert html_tables.summary(markup)["service"] == "<script>alert('id')</script>"
+    assert tables.tables[1]["rows"][1][:3] == [first["date"], "holiday: Staff & <b>party</b>", "0"]
+    assert "alert" in repr(availability) and "\n" not in repr(availability)
+
+
+def test_reprs_say_unknown_instead_of_guessing():
+    data = copy.deepcopy(AVAILABILITY)
+    for key in ("location_id", "timezone", "generated_at"):
+        del data[key]
+    del data["days"][0]["slots"][1]["available"]
+    data["days"][1]["status"] = "maintenance\nwindow"  # outside the contract, and two lines
+    availability = parse(Availability, data)
+    text = repr(availability)
+    assert "location_id=None, timezone=None" in text
+    assert "days=2 (1 open, 0 closed, 0 holiday, 1 'maintenance\\nwindow')" in text
+    assert "free_slots=2, free_capacity=None, generated_at=unknown)" in text
+    assert "\n" not in text
+    rows = html_tables.summary(availability._repr_html_())
+    assert (rows["location"], rows["time zone"], rows["generated at (UTC)"]) == (
+        "\N{EM DASH}",
+        "unknown",
+        "unknown",
+    )
+    assert (rows["free capacity"], rows["maintenance\nwindow days"]) == ("unknown", "1")
+
+
+def _first_free_of_day_one(data):
+    rows = html_tables.parse(parse(Availability, data)._repr_html_()).tables[1]["rows"]
+    return rows[1][-1]
+
+
+def test_first_free_slot_is_shown_in_the_location_zone():
+    in_utc = replaced(Availability, ("days", 0, "slots", 0, "start"), "2025-12-01T09:00:00Z")
+    assert _first_free_of_day_one(in_utc) == "10:00"  # 09:00 UTC is 10:00 in Berlin
+    no_zone = without(Availability, ("timezone",))
+    assert _first_free_of_day_one(no_zone) == "10:00"  # the API's +01:00, not this machine's
+
+
+def test_summary_repr_keeps_equality_hash_and_raw(sandbox_availability):
+    again = Availability.from_json(sandbox_availability.raw, endpoint="GET /api/v1/availability")
+    assert again == sandbox_availability and hash(again) == hash(sandbox_availability)
+    shorter = dataclasses.replace(sandbox_availability, days=sandbox_availability.days[:-1])
+    assert shorter != sandbox_availability
+    assert sandbox_availability.raw["service_id"] == "s_eyebrow"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        sandbox_availability.service_id = "s_other"

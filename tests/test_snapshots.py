@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -14,6 +15,7 @@ import uuid
 from pathlib import Path
 
 import fsspec
+import html_tables
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -534,3 +536,148 @@ def test_lock_of_another_host_is_not_taken_over(local_store):
     lock.write_text(json.dumps({"pid": 1, "host": "elsewhere", "since": "yesterday"}))
     with pytest.raises(SnapshotError, match="pid 1 on elsewhere, since yesterday"):
         local_store.save(make_snapshot())
+
+
+# -- notebook views ---------------------------------------------------------------------------
+
+
+def _manifest_files(store: SnapshotStore) -> list[dict]:
+    """The manifests as stored, read straight from the files, not through the store."""
+    paths = store.fs.glob(f"{store.root}/manifests/*.json")
+    return [json.loads(store.fs.cat_file(path)) for path in paths]
+
+
+def test_store_repr_is_its_url_and_reads_nothing(tmp_path):
+    store = SnapshotStore(tmp_path / "not-yet")
+    store.fs = None  # any I/O would now fail
+    assert repr(store) == f"SnapshotStore({str(tmp_path / 'not-yet')!r})"
+
+
+def test_store_html_numbers_match_the_listing_and_the_manifests(store):
+    failed = [{"snapshot_id": "a", "service_id": "s_cut", "location_id": "l_jlm"}]
+    store.save(make_snapshot("a", "2026-03-27T08:00:00Z", errors=failed))
+    store.save(make_snapshot("b", "2026-03-27T09:30:00Z", slots_per_location=100))
+    store.save(make_snapshot("c", "2026-03-27T11:00:00Z", slots_per_location=50))
+    listing, manifests = store.list(), _manifest_files(store)
+    n_bytes = sum(entry["bytes"] for m in manifests for entry in m["files"].values())
+    on_disk = sum(
+        store.fs.size(path) for table in ("slots", "days", "errors") for path in store.files(table)
+    )
+    assert n_bytes == on_disk  # the manifests tell the truth about the files
+    assert 1024 <= n_bytes < 1024**2  # so the size reads in KiB
+    rows = html_tables.summary(store._repr_html_())
+    assert rows == {
+        "root": store.url,
+        "snapshots": "3",
+        "slots (rows)": f"{listing['n_slots'].sum():,}",
+        "days (rows)": f"{listing['n_days'].sum():,}",
+        "size on disk": f"{n_bytes:,} bytes ({n_bytes / 1024:.1f} KiB)",
+        "first fetched_at (UTC)": listing["fetched_at"].min().strftime("%Y-%m-%d %H:%M:%S"),
+        "last fetched_at (UTC)": listing["fetched_at"].max().strftime("%Y-%m-%d %H:%M:%S"),
+        "latest snapshot": "c",
+        "incomplete (failed services)": str((~listing["complete"]).sum()),
+    }
+    assert listing["n_slots"].sum() == 864 + 600 + 300 and (~listing["complete"]).sum() == 1
+
+
+def test_store_html_orders_fetches_by_instant_not_by_text(local_store):
+    local_store.save(make_snapshot("later", "2026-03-27T08:00:00.500Z"))
+    local_store.save(make_snapshot("sooner", "2026-03-27T08:00:00Z"))
+    assert html_tables.summary(local_store._repr_html_())["latest snapshot"] == "later"
+
+
+@pytest.mark.parametrize("setup", ["missing", "empty", "foreign"])
+def test_store_html_of_an_empty_or_foreign_folder_says_empty(tmp_path, setup):
+    root = tmp_path / "store"
+    if setup != "missing":
+        root.mkdir()
+    if setup == "foreign":
+        (root / "thesis.docx").write_text("not a snapshot")
+    rows = html_tables.summary(SnapshotStore(root)._repr_html_())
+    assert rows == {"root": str(root), "snapshots": "0: empty, no snapshot saved here yet"}
+
+
+def _unreadable_manifest(store: SnapshotStore) -> str:
+    (Path(store.root) / "manifests" / "broken.json").write_text("{")
+    return "broken.json is damaged"
+
+
+def _manifest_without_sizes(store: SnapshotStore) -> str:
+    path = Path(store.root) / "manifests" / "20260327T080000Z-a.json"
+    manifest = json.loads(path.read_text())
+    del manifest["files"]["days"]["bytes"]
+    path.write_text(json.dumps(manifest))
+    return "KeyError: 'bytes'"
+
+
+def _root_is_a_file(store: SnapshotStore) -> str:
+    shutil.rmtree(store.root)
+    Path(store.root).write_text("oops")
+    return "is a file, not a snapshot store"
+
+
+@pytest.mark.parametrize("damage", [_unreadable_manifest, _manifest_without_sizes, _root_is_a_file])
+def test_store_html_of_a_damaged_store_says_what_is_wrong_in_one_line(local_store, damage):
+    local_store.save(make_snapshot())
+    expected = damage(local_store)
+    rows = html_tables.summary(local_store._repr_html_())
+    assert list(rows) == ["root", "problem"]
+    assert expected in rows["problem"] and "\n" not in rows["problem"]
+    assert len(rows["problem"]) <= 300
+
+
+USER, SECRET = "AKIAEXAMPLE", "s3cr3t/w@rd"  # AWS secret keys may hold "/"; raw ones "@"
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        "s3://{}@bucket-{}/zimun",
+        "https://{}@host.example/{}/zimun",
+        "simplecache::s3://{}@bucket-{}/zimun",
+        "memory://{}@bucket-{}/zimun",
+    ],
+)
+def test_credentials_in_the_url_never_show(form, monkeypatch):
+    url = form.format(f"{USER}:{SECRET}", uuid.uuid4().hex)
+    if not url.startswith("memory://"):
+        # No s3fs or aiohttp here: keep the URL, put the files in memory. Like s3fs and HTTP,
+        # the path keeps the credentials, so the messages that name files are checked too.
+        memory = fsspec.filesystem("memory")
+        monkeypatch.setattr(
+            fsspec.core, "url_to_fs", lambda given, **_: (memory, "/" + given.split("://")[-1])
+        )
+    store = SnapshotStore(url)
+    try:
+        shown = url.replace(f"{USER}:{SECRET}", "***")
+        assert repr(store) == f"SnapshotStore({shown!r})"
+        store.save(make_snapshot())
+        assert html_tables.summary(store._repr_html_())["root"] == shown
+        with pytest.raises(SnapshotError) as caught:
+            store.save(make_snapshot())
+        store.fs.pipe_file(f"{store.root}/manifests/broken.json", b"{")
+        problem = html_tables.summary(store._repr_html_())["problem"]
+        assert "broken.json is damaged" in problem
+        with pytest.raises(SnapshotError, match="broken.json is damaged") as damaged:
+            store.list()
+        texts = (repr(store), store._repr_html_(), problem, str(caught.value), str(damaged.value))
+        for text in texts:
+            assert USER not in text and "s3cr3t" not in text
+    finally:
+        store.fs.rm(store.root, recursive=True)
+
+
+@pytest.mark.parametrize("tail", ["\nTraceback follows", " ..." * 200])
+def test_store_html_of_a_failing_filesystem_shows_one_short_redacted_line(monkeypatch, tail):
+    url = f"memory://{USER}:{SECRET}@bucket/zimun"
+    store = SnapshotStore(url)
+
+    def refused(*args, **kwargs):
+        raise ConnectionError(f"cannot reach {url}: refused{tail}")
+
+    monkeypatch.setattr(store.fs, "glob", refused)
+    problem = html_tables.summary(store._repr_html_())["problem"]
+    assert problem.startswith("ConnectionError: cannot reach memory://***@bucket/zimun: refused")
+    assert "\n" not in problem and len(problem) <= 300 and USER not in problem
+    if tail.startswith(" ..."):
+        assert len(problem) == 300 and problem.endswith("\N{HORIZONTAL ELLIPSIS}")

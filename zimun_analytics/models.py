@@ -6,14 +6,20 @@ rules: unknown fields are ignored (but kept in ``raw``); a missing optional fiel
 None or a default; a missing or malformed required field raises one `ResponseFormatError`
 naming the endpoint, the field's path (``days[3].slots[0].start``) and the request id.
 Timestamps must carry a UTC offset (``Z`` accepted); a naive one is an error, never guessed.
+
+Records that can hold a whole window of slots (`Availability`, `AvailabilityDay`) print a
+one-line summary instead of every field, and `Availability` renders a small table in notebooks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+import html
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, Self, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import InputError, ResponseFormatError
 
@@ -285,6 +291,25 @@ class Slot(_Record):
         )
 
 
+def _free_count(slots: Iterable[Slot]) -> int:
+    """How many of ``slots`` can still be held."""
+    return sum(slot.is_bookable for slot in slots)
+
+
+def _free_capacity(slots: Iterable[Slot]) -> int | None:
+    """Sum of ``available`` over ``slots``; None if any slot does not report it.
+
+    The same rule as ``free_capacity`` of the days table: a partial sum would pass for a
+    smaller number than the real one.
+    """
+    total = 0
+    for slot in slots:
+        if slot.available is None:
+            return None
+        total += slot.available
+    return total
+
+
 @dataclass(frozen=True, slots=False)
 class AvailabilityDay(_Record):
     """One day of the window: ``status`` is ``open``, ``closed`` or ``holiday``."""
@@ -293,6 +318,13 @@ class AvailabilityDay(_Record):
     status: str
     slots: tuple[Slot, ...]
     raw: Mapping[str, Any] = _raw()
+
+    def __repr__(self) -> str:
+        # Counts, not the slots: a day can have dozens, each a long repr; ``.slots`` has them.
+        return (
+            f"AvailabilityDay(date={self.date}, status={self.status!r}, slots={len(self.slots)}, "
+            f"free_slots={_free_count(self.slots)}, free_capacity={_free_capacity(self.slots)})"
+        )
 
     @classmethod
     def _parse(cls, data: Mapping[str, Any], ctx: _Ctx) -> Self:
@@ -334,11 +366,78 @@ def _holidays(value: object, ctx: _Ctx) -> tuple[Holiday, ...]:
     return tuple(sorted(holidays, key=lambda holiday: holiday.date))
 
 
+_STATUSES = ("open", "closed", "holiday")
+_HTML_DAYS = 7  # days listed in the notebook table: enough to see the pattern, short to scroll
+_NONE = "\N{EM DASH}"
+
+
+def _status_counts(days: Iterable[AvailabilityDay]) -> dict[str, int]:
+    """Days per status: the contract's three always (0 too), then any other, never dropped."""
+    counts = Counter(day.status for day in days)
+    return {status: counts.pop(status, 0) for status in _STATUSES} | dict(counts)
+
+
+def _tally(days: Iterable[AvailabilityDay]) -> str:
+    """``11 open, 1 closed, 2 holiday``; a status outside the contract is quoted (one line)."""
+    return ", ".join(
+        f"{n} {status if status in _STATUSES else repr(status)}"
+        for status, n in _status_counts(days).items()
+    )
+
+
+def _window(days: tuple[AvailabilityDay, ...]) -> str:
+    return f"{days[0].date}..{days[-1].date}" if days else "none"
+
+
+def _utc(moment: datetime | None) -> str:
+    if moment is None:
+        return "unknown"
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _zone(name: str | None) -> tzinfo | None:
+    """The IANA zone ``name``; None when it is missing or unknown here (slots keep their offset)."""
+    if name is None:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def _local(moment: datetime, zone: tzinfo | None) -> datetime:
+    # astimezone(None) would mean this machine's zone: keep the API's offset instead.
+    return moment if zone is None else moment.astimezone(zone)
+
+
+def _cells(tag: str, values: Iterable[object]) -> str:
+    # Escape every cell: ids, statuses and holiday notes are whatever the API sent.
+    return "".join(f"<{tag}>{html.escape(str(value))}</{tag}>" for value in values)
+
+
+def _html_table(caption: str, header: Iterable[str], rows: Iterable[Iterable[object]]) -> str:
+    """An HTML table with a caption and a header row."""
+    body = "".join(f"<tr>{_cells('td', row)}</tr>" for row in rows)
+    head = f"<tr>{_cells('th', header)}</tr>"
+    return f"<table><caption>{html.escape(caption)}</caption>{head}{body}</table>"
+
+
+def _html_summary(caption: str, rows: Mapping[str, object]) -> str:
+    """An HTML table of name/value rows, laid out like ``AvailabilitySnapshot``'s."""
+    body = "".join(
+        f"<tr><th style='text-align:left'>{html.escape(name)}</th>{_cells('td', [value])}</tr>"
+        for name, value in rows.items()
+    )
+    return f"<table><caption>{html.escape(caption)}</caption>{body}</table>"
+
+
 @dataclass(frozen=True, slots=False)
 class Availability(_Record):
     """Slots of one service at one location (``GET /api/v1/availability``).
 
-    ``days_ahead`` falls back to the number of days when the service omits it.
+    ``days_ahead`` falls back to the number of days when the service omits it. The repr is a
+    one-line summary (counts, not slots); in a notebook it shows as a table of the window and
+    its first days.
     """
 
     organization_id: str
@@ -361,6 +460,60 @@ class Availability(_Record):
     def free_slots(self) -> Iterator[Slot]:
         """Iterate over the slots that can still be held (`Slot.is_bookable`)."""
         return (slot for slot in self.slots() if slot.is_bookable)
+
+    def __repr__(self) -> str:
+        # A summary: the dataclass repr printed every slot (~91,000 characters for 14 days of
+        # a 15-minute service) and flooded notebook cells. The fields are all attributes.
+        slots = tuple(self.slots())
+        return (
+            f"Availability({self.service_id!r}, location_id={self.location_id!r}, "
+            f"timezone={self.timezone!r}, dates={_window(self.days)}, "
+            f"days={len(self.days)} ({_tally(self.days)}), slots={len(slots)}, "
+            f"free_slots={_free_count(slots)}, free_capacity={_free_capacity(slots)}, "
+            f"generated_at={_utc(self.generated_at)})"
+        )
+
+    def _repr_html_(self) -> str:
+        """A summary table and the first days, for notebooks."""
+        slots = tuple(self.slots())
+        free_capacity = _free_capacity(slots)
+        summary = {
+            "service": self.service_id,
+            "location": self.location_id or _NONE,
+            "time zone": self.timezone or "unknown",
+            "dates": _window(self.days),
+            "days": len(self.days),
+            **{f"{status} days": n for status, n in _status_counts(self.days).items()},
+            "slots": len(slots),
+            "free slots": _free_count(slots),
+            "free capacity": "unknown" if free_capacity is None else free_capacity,
+            "generated at (UTC)": _utc(self.generated_at),
+        }
+        shown = self.days[:_HTML_DAYS]
+        caption = f"{len(shown)} days"
+        if len(shown) < len(self.days):
+            caption = f"first {len(shown)} of {len(self.days)} days"
+        header = ["date", "status", "slots", "free slots", "free capacity", "first free (local)"]
+        return _html_summary("Availability", summary) + _html_table(
+            caption, header, self._day_rows(shown)
+        )
+
+    def _day_rows(self, days: Iterable[AvailabilityDay]) -> Iterator[list[object]]:
+        """Rows of the notebook table: holiday names beside their status, local start times."""
+        notes = {holiday.date: holiday.name for holiday in self.holidays if holiday.name}
+        zone = _zone(self.timezone)
+        for day in days:
+            status = f"{day.status}: {notes[day.date]}" if day.date in notes else day.status
+            first = next((slot.start for slot in day.slots if slot.is_bookable), None)
+            free_capacity = _free_capacity(day.slots)
+            yield [
+                day.date,
+                status,
+                len(day.slots),
+                _free_count(day.slots),
+                "unknown" if free_capacity is None else free_capacity,
+                _NONE if first is None else _local(first, zone).strftime("%H:%M"),
+            ]
 
     @classmethod
     def _parse(cls, data: Mapping[str, Any], ctx: _Ctx) -> Self:

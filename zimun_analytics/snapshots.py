@@ -14,14 +14,19 @@ overwrites them, and :meth:`SnapshotStore.clean` deletes them. The ``snapshot_id
 stays inside every file as well as in the partition key, so DuckDB and Polars read
 ``slots/**/*.parquet`` with or without hive partitioning; such globs also see files of killed
 runs until they are cleaned, so give outside engines :meth:`SnapshotStore.files` instead.
+
+Credentials written into the URL (``s3://KEY:SECRET@bucket/x``) never appear in the store's
+repr, its notebook view or its error messages: they show as ``***``.
 """
 
 from __future__ import annotations
 
 import builtins
 import hashlib
+import html
 import json
 import os
+import re
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -37,7 +42,7 @@ import pyarrow.parquet as pq
 from fsspec.implementations.local import LocalFileSystem
 
 from .analysis import diff_snapshots
-from .errors import InputError, SnapshotError
+from .errors import InputError, SnapshotError, ZimunError
 from .schema import (
     SCHEMA_VERSION,
     SLOTS,
@@ -71,6 +76,28 @@ __all__ = [
 
 MANIFEST_VERSION = 1
 _LAYOUT = {"slots", "days", "errors", "manifests", ".lock"}
+# Greedy up to the last "@": a raw secret may hold "@" or "/" (AWS secret keys do).
+_USERINFO = re.compile(r"://(\S*)@")
+_PROBLEM_CHARS = 300  # a damaged store's notebook view says what is wrong in one short line
+
+
+def _userinfo(url: str) -> tuple[str, ...]:
+    """The ``user:password`` part of each ``scheme://user:password@`` in ``url``."""
+    return tuple(info for info in _USERINFO.findall(url) if info)
+
+
+def _fetched_at(manifest: dict[str, Any]) -> pd.Timestamp:
+    return pd.Timestamp(manifest["fetched_at"]).tz_convert("UTC")
+
+
+def _size(n_bytes: int) -> str:
+    """``1,234,567 bytes (1.2 MiB)``."""
+    value, unit = float(n_bytes), "bytes"
+    for larger in ("KiB", "MiB", "GiB", "TiB"):
+        if value < 1024:
+            break
+        value, unit = value / 1024, larger
+    return f"{n_bytes:,} bytes" if unit == "bytes" else f"{n_bytes:,} bytes ({value:.1f} {unit})"
 
 
 class SnapshotStore:
@@ -91,6 +118,8 @@ class SnapshotStore:
         storage_options: dict[str, Any] | None = None,
     ) -> None:
         self.url = os.fspath(root)
+        self._secrets = _userinfo(self.url)
+        self._shown_url = self._redact(self.url)
         self.fs, path = fsspec.core.url_to_fs(self.url, **(storage_options or {}))
         self.root = path.rstrip("/") or "/"
         self._local = isinstance(self.fs, LocalFileSystem)
@@ -103,7 +132,62 @@ class SnapshotStore:
         self._lock_depth = 0
 
     def __repr__(self) -> str:
-        return f"SnapshotStore({self.url!r})"
+        # No I/O: a repr must be instant, even for a store across the network.
+        return f"SnapshotStore({self._shown_url!r})"
+
+    def _repr_html_(self) -> str:
+        """A summary for notebooks, read from the manifests; it never raises.
+
+        The root, how many snapshots, their rows and bytes on disk, the first and last fetch,
+        and how many are incomplete; an empty store says so, a damaged one says what is wrong.
+        """
+        try:
+            rows = self._summary()
+        # a notebook cell ending in `store` must never traceback: storage and manifest faults
+        except (ZimunError, OSError, ValueError, KeyError, TypeError) as exc:
+            problem = self._redact(f"{type(exc).__name__}: {exc}").splitlines()[0]
+            if len(problem) > _PROBLEM_CHARS:
+                problem = problem[: _PROBLEM_CHARS - 1] + "\N{HORIZONTAL ELLIPSIS}"
+            rows = {"root": self._shown_url, "problem": problem}
+        cells = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(name)}</th>"
+            f"<td>{html.escape(str(value))}</td></tr>"
+            for name, value in rows.items()
+        )
+        return f"<table><caption>SnapshotStore</caption>{cells}</table>"
+
+    def _summary(self) -> dict[str, str]:
+        """The rows of the notebook view, from what the manifests record."""
+        manifests = self._manifests()
+        rows = {"root": self._shown_url}
+        if not manifests:
+            return rows | {"snapshots": "0: empty, no snapshot saved here yet"}
+        # By instant, not by the listing's order, which compares the ISO strings: within one
+        # second, "08:00:00.5Z" sorts before "08:00:00Z".
+        by_time = sorted(manifests, key=_fetched_at)
+        first, last = _fetched_at(by_time[0]), _fetched_at(by_time[-1])
+        n_bytes = sum(entry["bytes"] for m in manifests for entry in m["files"].values())
+        incomplete = sum(m["files"]["errors"]["rows"] > 0 for m in manifests)
+
+        def total_rows(table: str) -> int:
+            return sum(int(m["files"][table]["rows"]) for m in manifests)
+
+        return rows | {
+            "snapshots": f"{len(manifests):,}",
+            "slots (rows)": f"{total_rows('slots'):,}",
+            "days (rows)": f"{total_rows('days'):,}",
+            "size on disk": _size(n_bytes),
+            "first fetched_at (UTC)": first.strftime("%Y-%m-%d %H:%M:%S"),
+            "last fetched_at (UTC)": last.strftime("%Y-%m-%d %H:%M:%S"),
+            "latest snapshot": by_time[-1]["snapshot_id"],
+            "incomplete (failed services)": f"{incomplete:,}",
+        }
+
+    def _redact(self, text: str) -> str:
+        """``text`` with the URL's credentials as ``***`` (the fs paths carry them too)."""
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
 
     def _path(self, *parts: str) -> str:
         return "/".join([self.root.rstrip("/"), *parts])
@@ -145,7 +229,7 @@ class SnapshotStore:
             self._check_root()
             if self.fs.exists(self._manifest_path(snapshot_id)):
                 raise SnapshotError(
-                    f"snapshot {snapshot_id!r} is already in {self.url}; snapshots are "
+                    f"snapshot {snapshot_id!r} is already in {self._shown_url}; snapshots are "
                     "immutable: save the new fetch under a new id"
                 )
             meta |= {
@@ -165,14 +249,14 @@ class SnapshotStore:
         if not self.fs.exists(self.root):
             return
         if not self.fs.isdir(self.root):
-            raise SnapshotError(f"{self.url} is a file, not a snapshot store: pass a folder")
+            raise SnapshotError(f"{self._shown_url} is a file, not a snapshot store: pass a folder")
         names = {p.rstrip("/").rsplit("/", 1)[-1] for p in self.fs.ls(self.root, detail=False)}
         if "manifests" in names:
             return
         foreign = sorted(n for n in names - _LAYOUT if not n.startswith("."))
         if foreign:
             raise SnapshotError(
-                f"{self.url} holds {foreign}, which are not part of a snapshot store; "
+                f"{self._shown_url} holds {foreign}, which are not part of a snapshot store; "
                 "pass a new or empty folder, or an existing store"
             )
 
@@ -280,7 +364,7 @@ class SnapshotStore:
     def _manifests(self) -> builtins.list[dict[str, Any]]:
         """Every manifest, sorted by fetched_at then id; the only source of what exists."""
         if self.fs.exists(self.root) and not self.fs.isdir(self.root):
-            raise SnapshotError(f"{self.url} is a file, not a snapshot store: pass a folder")
+            raise SnapshotError(f"{self._shown_url} is a file, not a snapshot store: pass a folder")
         paths = self.fs.glob(self._path("manifests", "*.json"))
         if not paths:
             return []
@@ -288,17 +372,18 @@ class SnapshotStore:
         return sorted(manifests, key=lambda m: (m["fetched_at"], m["snapshot_id"]))
 
     def _parse_manifest(self, path: str, data: bytes) -> dict[str, Any]:
+        shown = self._redact(path)
         try:
             manifest = json.loads(data)
             files = {name: manifest["files"][name]["path"] for name in TABLES}
         except (ValueError, KeyError, TypeError) as exc:
             raise SnapshotError(
-                f"manifest {path} is damaged ({exc!r}); restore it or delete it to drop "
+                f"manifest {shown} is damaged ({exc!r}); restore it or delete it to drop "
                 "that snapshot"
             ) from exc
         if manifest.get("schema_version") != SCHEMA_VERSION:
             raise SnapshotError(
-                f"manifest {path} has schema version {manifest.get('schema_version')!r}; this "
+                f"manifest {shown} has schema version {manifest.get('schema_version')!r}; this "
                 f"zimun-analytics reads version {SCHEMA_VERSION!r}: install a matching version"
             )
         manifest["paths"] = {name: self._path(rel) for name, rel in files.items()}
@@ -310,8 +395,8 @@ class SnapshotStore:
             data = self.fs.cat_file(path)
         except FileNotFoundError:
             raise SnapshotError(
-                f"no snapshot {snapshot_id!r} in {self.url}; see the stored ids with "
-                f"SnapshotStore({self.url!r}).list()"
+                f"no snapshot {snapshot_id!r} in {self._shown_url}; see the stored ids with "
+                f"SnapshotStore({self._shown_url!r}).list()"
             ) from None
         return self._parse_manifest(path, data)
 
@@ -383,10 +468,13 @@ class SnapshotStore:
         except FileNotFoundError:
             data = b""
         if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+            manifest_path = self._manifest_path(manifest["snapshot_id"])
             raise SnapshotError(
-                f"{path} is missing or differs from what snapshot "
-                f"{manifest['snapshot_id']!r} wrote; restore it, or delete "
-                f"{self._manifest_path(manifest['snapshot_id'])} to drop the snapshot"
+                self._redact(
+                    f"{path} is missing or differs from what snapshot "
+                    f"{manifest['snapshot_id']!r} wrote; restore it, or delete "
+                    f"{manifest_path} to drop the snapshot"
+                )
             )
         return frame_from_arrow(pq.read_table(pa.BufferReader(data)), TABLES[name])
 
