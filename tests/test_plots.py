@@ -14,7 +14,7 @@ from conftest import UNLIMITED
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 
-from zimun_analytics import ZimunClient, fetch_availability, plots, trendplots
+from zimun_analytics import SnapshotStore, ZimunClient, fetch_availability, plots, trendplots
 from zimun_analytics.analysis import AXES, WEEKDAY_NAMES, heatmap_grid, heatmap_table
 from zimun_analytics.errors import InputError
 from zimun_analytics.reports import heatmap_report, write_heatmap_reports
@@ -138,8 +138,9 @@ def _texts(ax):
 
 
 def _legend_texts(ax):
-    legend = ax.get_legend()
-    return [t.get_text() for t in legend.get_texts()] if legend else []
+    """The key's entries, under the Axes or (on a figure made by the helper) the figure's."""
+    legends = [ax.get_legend(), *ax.get_figure(root=True).legends]
+    return [t.get_text() for legend in legends if legend for t in legend.get_texts()]
 
 
 HAIRCUT = "service_id = 's_haircut'"
@@ -568,3 +569,118 @@ def test_helpers_take_a_snapshot_wherever_they_take_slots(snapshot):
     fig = plots.small_multiples(snapshot.select(services="s_haircut"), by="location")
     assert "Haircut at 4 locations" in fig.get_suptitle()
     assert len(plots.calendar_heatmap(berlin).get_yticklabels()) == 14
+
+
+def _fetch(now, services=("s_haircut",), locations=("l_berlin",), days_ahead=7, **options):
+    with Sandbox(seed=1, now=now, **{**UNLIMITED, **options}) as sandbox:
+        with ZimunClient("demo", "demo-secret", sandbox.base_url) as client:
+            return fetch_availability(
+                client,
+                services=list(services),
+                locations=list(locations),
+                days_ahead=days_ahead,
+                progress=False,
+            )
+
+
+def test_a_history_counts_each_slot_once_as_last_seen(tmp_path):
+    store = SnapshotStore(tmp_path / "store")
+    with Sandbox(seed=1, now="2026-03-23T08:00:00Z", **UNLIMITED) as sandbox:
+        with ZimunClient("demo", "demo-secret", sandbox.base_url) as client:
+            for _ in range(3):
+                last = fetch_availability(client, services=["s_haircut"], progress=False)
+                store.save(last)
+                sandbox.advance(86_400, simulate=True)
+    history = store.history()
+    assert history.snapshot_id.nunique() == 3
+    latest = history.sort_values("fetched_at").drop_duplicates(
+        ["service_id", "location_id", "slot_start"], keep="last"
+    )
+    by_hand = (
+        latest.groupby(["weekday", "local_hour", "local_date"])["available"]
+        .sum()
+        .groupby(["weekday", "local_hour"])
+        .mean()
+    )
+    table = heatmap_table(history)
+    for (weekday, hour), expected in by_hand.items():
+        assert table.loc[weekday, hour] == pytest.approx(expected)
+
+
+def test_a_begun_hour_is_past_not_a_short_date():
+    # 11:20 in Berlin: the 11:30 and 11:45 quick trims are still listed, but 11 has begun
+    snapshot = _fetch("2026-03-23T10:20:00Z", services=["s_quick_trim"], days_ahead=14)
+    calendar = heatmap_grid(snapshot, "local_date", "local_hour", value="slots")
+    today = pd.Timestamp("2026-03-23")
+    assert np.isnan(calendar.table.loc[today, 11]) and calendar.past.loc[today, 11]
+    assert calendar.table.loc[today, 12] == calendar.table.loc[pd.Timestamp("2026-03-30"), 12]
+    weekly = heatmap_grid(snapshot, value="slots")
+    assert weekly.table.loc[0, 11] == weekly.table.loc[0, 12]  # Monday 11 stands on next Monday
+
+
+def test_late_in_the_evening_today_is_past_and_other_zones_have_their_own_today():
+    late = _fetch("2026-03-23T22:30:00Z")  # 23:30 in Berlin: nothing left today
+    calendar = heatmap_grid(late, "local_date", "local_hour")
+    assert calendar.past.loc[pd.Timestamp("2026-03-23")].all()
+    early = _fetch("2026-03-23T02:00:00Z", services=["s_haircut"], locations=["l_newyork"])
+    # 22:00 on Sunday in New York: its today is the 22nd, and its hours are over
+    grid = heatmap_grid(early, "local_date", "local_hour")
+    assert grid.past.loc[pd.Timestamp("2026-03-22")].all()
+
+
+def test_omitted_full_slots_are_not_called_unoffered():
+    omitted = _fetch("2026-03-23T08:00:00Z", omit_full_slots=True)
+    grid = heatmap_grid(omitted, "local_date", "local_hour")
+    assert not grid.full_slots_listed
+    ax = plots.calendar_heatmap(omitted)
+    assert plots.NOT_LISTED in _legend_texts(ax) and "no capacity offered" not in _legend_texts(ax)
+    assert plots.UNLISTED_NOTE in ax.get_title()
+    listed = heatmap_grid(_fetch("2026-03-23T08:00:00Z"), "local_date", "local_hour")
+    assert listed.full_slots_listed
+
+
+def test_fully_booked_means_nothing_left_on_any_date_whatever_the_aggregation():
+    # Monday 9: 0 free on the 23rd, 2 on the 30th; its least is 0, yet it is not fully booked
+    slots = _slots([("2026-03-23", 9, 0, 2), ("2026-03-30", 9, 2, 2), ("2026-03-24", 9, 0, 1)])
+    grid = heatmap_grid(slots, agg="min")
+    assert grid.table.loc[0, 9] == 0 and not grid.full.loc[0, 9]
+    assert grid.full.loc[1, 9]
+    used = heatmap_grid(slots, value="utilization", agg="max")
+    assert used.table.loc[0, 9] == 1.0 and not used.full.loc[0, 9]
+
+
+def test_reports_fall_back_to_slot_counts_where_numbers_are_missing(snapshot):
+    no_capacity = snapshot.select()
+    no_capacity.slots["capacity"] = pd.array([None] * len(no_capacity.slots), dtype="Int16")
+    pictures = heatmap_report(no_capacity)
+    colour_bars = {
+        ax.images[0].colorbar.ax.get_ylabel() for s, ax in pictures.items() if s != "weekday_hour"
+    }
+    assert colour_bars == {"listed slots"}
+    one = snapshot.select(services="s_haircut")
+    one.slots["available"] = pd.array([None] * len(one.slots), dtype="Int16")
+    assert len(heatmap_report(one)) == 5
+    with pytest.raises(InputError, match="reports 'available'"):
+        heatmap_table(one, value="available")
+
+
+def test_too_many_rows_are_refused_with_what_to_do(snapshot):
+    many = snapshot.slots.assign(
+        service_id=lambda f: f.service_id + "_" + (f.index % 300).astype(str)
+    )
+    with pytest.raises(InputError, match="too many to read"):
+        plots.capacity_heatmap(many, rows="service")
+
+
+def test_the_same_picture_gives_the_same_svg_bytes(snapshot, tmp_path):
+    berlin = snapshot.select(services="s_haircut", locations="l_berlin")
+    paths = [
+        plots.save_figure(plots.calendar_heatmap(berlin), tmp_path / f"{name}.svg")
+        for name in ("a", "b")
+    ]
+    assert paths[0].read_bytes() == paths[1].read_bytes()
+
+
+def test_a_two_service_title_names_both(snapshot):
+    ax = plots.capacity_heatmap(snapshot.select(services=["s_haircut", "s_beard"]))
+    assert "2 services: Beard styling, Haircut at" in ax.get_title()

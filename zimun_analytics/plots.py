@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from matplotlib import colormaps
+from matplotlib import colormaps, rc_context
 from matplotlib.axes import Axes
 from matplotlib.axis import Axis
 from matplotlib.cm import ScalarMappable
@@ -77,6 +77,9 @@ FULL_COLOR = "#D55E00"
 PAST_COLOR = "0.8"  # today's hours that had begun when the slots were fetched
 NO_CAPACITY_HATCH = "..."  # cells with no capacity offered: the hatch shows through
 DAY_OFF_HATCH = "///"  # holiday and closed rows of a calendar
+# where the API omits fully booked slots, a missing cell may be full as well as unoffered
+NOT_LISTED = "no slots listed (closed, or full and not listed)"
+UNLISTED_NOTE = "no fully booked slot is listed: the API may omit them"
 HATCH_COLOR = "0.7"
 DAY_OFF_COLOR = "0.45"
 MAX_ANNOTATED_ROWS = 31  # a month of dates ...
@@ -87,8 +90,10 @@ MAX_PANEL_CELLS = 7 * 16  # small multiples: a week by opening hours still takes
 MAX_TICKS = 31  # more axis labels than this collide; label every n-th instead
 MAX_NAMED = 3  # a subtitle names up to this many locations, then counts them
 CELL_IN = 0.42  # inches per heatmap cell of a figure made here
+TITLE_IN_PER_CHAR = 0.085  # a title line of the default font needs about this much width
 SAVE_DPI = 110  # sharp on screens and in reports; 150 cost ~40 % more time to render
 SAVE_FORMATS = ("png", "svg")
+SVG_SALT = "zimun-analytics"  # fixed ids in SVG files, so the same figure gives the same bytes
 
 AXIS_LABELS = {
     "weekday": "weekday",
@@ -169,15 +174,28 @@ def _where(slots: pd.DataFrame, names: dict[str, str]) -> str:
     return f"{len(labels)} locations"
 
 
-def _subject(slots: pd.DataFrame, names: dict[str, str], days: pd.DataFrame | None = None) -> str:
+def _subject(
+    slots: pd.DataFrame,
+    names: dict[str, str],
+    days: pd.DataFrame | None = None,
+    grid: HeatmapGrid | None = None,
+) -> str:
     """What, where and when: services, locations with zones, the date window and as-of time.
 
     E.g. ``Haircut at Berlin Mitte (Europe/Berlin)`` then
     ``Mon 23 Mar - Sun 05 Apr 2026, as of 2026-03-23 08:00 UTC``.
     """
-    services = slots["service_name"] if "service_name" in slots else slots["service_id"]
-    unique = services.dropna().unique()
-    what = str(unique[0]) if len(unique) == 1 else f"{len(unique)} services"
+    ids = sorted(map(str, slots["service_id"].dropna().unique()))
+    labels = ids
+    if "service_name" in slots and len(ids) <= MAX_NAMED:  # names only where they are shown
+        named = slots.groupby("service_id", observed=True)["service_name"].first()
+        labels = [str(named[i]) if pd.notna(named.get(i)) else i for i in ids]
+    if len(labels) == 1:
+        what = labels[0]
+    elif len(labels) <= MAX_NAMED:
+        what = f"{len(labels)} services: {', '.join(labels)}"
+    else:
+        what = f"{len(labels)} services"
     where = _where(slots, names) if {"location_id", "timezone"} <= set(slots.columns) else ""
     lines = [f"{what} at {where}" if where else what]
     when = []
@@ -194,6 +212,8 @@ def _subject(slots: pd.DataFrame, names: dict[str, str], days: pd.DataFrame | No
         when.append(f"as of {stamp}" if early == late else f"fetched {early:%Y-%m-%d} to {stamp}")
     if when:
         lines.append(", ".join(when))
+    if grid is not None and not grid.full_slots_listed:
+        lines.append(UNLISTED_NOTE)
     return "\n".join(lines)
 
 
@@ -228,17 +248,6 @@ def _norm(grids: Sequence[HeatmapGrid], value: str, vmax: float | None = None) -
     return Normalize(0.0, max(max(finite, default=0.0), 1.0))
 
 
-def _full(grid: HeatmapGrid) -> npt.NDArray[np.bool_]:
-    """Cells with nothing left on any date: 0 free, or everything offered booked."""
-    cells = grid.table.to_numpy(dtype="float64")
-    full: npt.NDArray[np.bool_] = np.zeros(cells.shape, dtype=bool)
-    if grid.value == "utilization":
-        full = np.isclose(cells, 1.0, rtol=0, atol=1e-12)
-    elif grid.value == "available":
-        full = cells == 0
-    return full
-
-
 def _cell_text(number: float, value: str) -> str:
     if value == "utilization":
         return f"{number:.0%}"
@@ -260,7 +269,10 @@ def _draw_grid(
     image = ax.imshow(
         values, cmap=_colour_map(grid.value), norm=norm, aspect="auto", interpolation="nearest"
     )
-    for mask, color in ((_full(grid), FULL_COLOR), (grid.past.to_numpy(dtype=bool), PAST_COLOR)):
+    for mask, color in (
+        (grid.full.to_numpy(dtype=bool), FULL_COLOR),
+        (grid.past.to_numpy(dtype=bool), PAST_COLOR),
+    ):
         if mask.any():
             overlay = np.ma.masked_array(np.ones(mask.shape), mask=~mask)
             ax.imshow(overlay, cmap=ListedColormap([color]), aspect="auto", interpolation="nearest")
@@ -275,7 +287,7 @@ def _draw_grid(
         _date_counts(ax, grid)
     small = n_rows <= MAX_ANNOTATED_ROWS and n_cols <= MAX_ANNOTATED_COLS
     if annotate and small and n_rows * n_cols <= MAX_ANNOTATED_CELLS:
-        _annotate(ax, values, image.get_cmap(), norm, _full(grid), grid.value)
+        _annotate(ax, values, image.get_cmap(), norm, grid.full.to_numpy(dtype=bool), grid.value)
     return image
 
 
@@ -329,12 +341,13 @@ def _colorbar(
 def _keys(grids: Sequence[HeatmapGrid], days_off: bool = False) -> list[Patch]:
     """Legend entries for what the colours of the map do not say, in the order of scarcity."""
     keys = []
-    if any(_full(g).any() for g in grids):
+    if any(g.full.to_numpy().any() for g in grids):
         keys.append(Patch(facecolor=FULL_COLOR, label="fully booked"))
     if any(g.past.to_numpy().any() for g in grids):
         keys.append(Patch(facecolor=PAST_COLOR, label="past (before the fetch)"))
     if any((g.table.isna() & ~g.past).to_numpy().any() for g in grids):
-        keys.append(_key("no capacity offered"))
+        unlisted = not all(g.full_slots_listed for g in grids)
+        keys.append(_key(NOT_LISTED if unlisted else "no capacity offered"))
     if days_off:
         keys.append(_key("holiday/closed", DAY_OFF_HATCH, DAY_OFF_COLOR))
     return keys
@@ -381,10 +394,12 @@ def _key(label: str, hatch: str = NO_CAPACITY_HATCH, edgecolor: str = HATCH_COLO
     return Patch(facecolor="white", edgecolor=edgecolor, hatch=hatch, label=label)
 
 
-def _grid_size(table: pd.DataFrame, long_labels: bool) -> tuple[float, float]:
+def _grid_size(table: pd.DataFrame, long_labels: bool, title: str = "") -> tuple[float, float]:
+    """Inches for a grid: its cells, the labels, and a title that must not be cut off."""
     n_rows, n_cols = table.shape
     width = CELL_IN * n_cols + (4.2 if long_labels else 3.0)
-    return (max(6.0, width), max(4.0, 0.32 * n_rows + 2.9))
+    widest = max((len(line) for line in title.splitlines()), default=0)
+    return (max(6.0, width, TITLE_IN_PER_CHAR * widest), max(4.0, 0.32 * n_rows + 2.9))
 
 
 def capacity_heatmap(
@@ -423,15 +438,34 @@ def capacity_heatmap(
     """
     frame = slots_of(slots)
     _require_rows(frame, "slots", [AXES[name] for name in (rows, cols) if name in AXES])
-    grid = heatmap_grid(frame, rows, cols, value, agg)
+    grid = heatmap_grid(slots, rows, cols, value, agg)
     names = _names(frame, slots, rows, cols)
-    ax = _own_axes(ax, _grid_size(grid.table, not _by_date(grid)))
+    subject = _subject(frame, _location_names(slots), _days_of(slots), grid)
+    text = _default_title(grid, subject) if title is None else title
+    made_here = ax is None
+    ax = _own_axes(ax, _grid_size(grid.table, not _by_date(grid), text))
     image = _draw_grid(ax, grid, _norm([grid], grid.value, vmax), annotate=True, names=names)
-    _colorbar(_root_figure(ax), image, ax, grid)
-    _legend(ax, _keys([grid]))
-    subject = _subject(frame, _location_names(slots), _days_of(slots))
-    ax.set_title(_default_title(grid, subject) if title is None else title)
+    _finish(ax, image, grid, _keys([grid]), text, made_here)
     return ax
+
+
+def _finish(
+    ax: Axes, image: AxesImage, grid: HeatmapGrid, keys: list[Patch], title: str, own: bool
+) -> None:
+    """Colour bar, key and title of a one-grid picture.
+
+    On a figure made here the key goes below everything (the layout makes room, whatever the
+    tick labels' length); on the caller's Axes it goes just under the axis label.
+    """
+    figure = _root_figure(ax)
+    _colorbar(figure, image, ax, grid)
+    if own and keys:
+        figure.legend(
+            handles=keys, loc="outside lower left", frameon=False, fontsize="small", ncols=len(keys)
+        )
+    else:
+        _legend(ax, keys)
+    ax.set_title(title)
 
 
 def _names(frame: pd.DataFrame, data: Slots, *axes: str) -> dict[str, str]:
@@ -446,12 +480,17 @@ def _names(frame: pd.DataFrame, data: Slots, *axes: str) -> dict[str, str]:
 def _mark_days_off(ax: Axes, days: pd.DataFrame, dates: pd.Index, n_cols: int) -> int:
     """Hatch and label dates open nowhere in ``days``: the holiday's name, else "closed"."""
     box = {"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none"}
+    open_somewhere = set(days.loc[days["status"] == "open", "local_date"])
+    names = (
+        days.dropna(subset=["holiday_name"])
+        .groupby("local_date")["holiday_name"]
+        .agg(lambda found: ", ".join(sorted(map(str, set(found)))))
+    )
     marked = 0
     for row, date in enumerate(dates):
-        that_day = days[days["local_date"] == date]
-        if (that_day["status"] == "open").any():
+        if date in open_somewhere or not (days["local_date"] == date).any():
             continue
-        label = ", ".join(sorted(map(str, that_day["holiday_name"].dropna().unique())))
+        label = str(names.get(date, ""))
         _hatch(ax, (row, row + 1), n_cols, DAY_OFF_HATCH, DAY_OFF_COLOR, zorder=2)
         ax.text((n_cols - 1) / 2, row, label or "closed", ha="center", va="center", bbox=box)
         marked += 1
@@ -496,22 +535,16 @@ def calendar_heatmap(
         days = slots.days
     _require_rows(frame, "slots", ["local_date", "local_hour"])
     _require_rows(days, "days", ["local_date", "status", "holiday_name"])
-    grid = heatmap_grid(frame, "local_date", "local_hour", value, "sum")
+    grid = heatmap_grid(frame, "local_date", "local_hour", value, "sum", days=days)
     dates = pd.Index(sorted(set(days["local_date"]) | set(grid.table.index)), name="local_date")
-    grid = HeatmapGrid(
-        grid.table.reindex(dates),
-        grid.value,
-        grid.agg,
-        grid.dates_per_row.reindex(dates, fill_value=0),
-        grid.past.reindex(dates, fill_value=False),
-    )
-    ax = _own_axes(ax, _grid_size(grid.table, False))
+    grid = grid.reindex(index=dates)
+    text = _default_title(grid, _subject(frame, _location_names(slots), days, grid))
+    text = text if title is None else title
+    made_here = ax is None
+    ax = _own_axes(ax, _grid_size(grid.table, False, text))
     image = _draw_grid(ax, grid, _norm([grid], grid.value, vmax), annotate=True, names={})
     days_off = _mark_days_off(ax, days, dates, grid.table.shape[1])
-    _colorbar(_root_figure(ax), image, ax, grid)
-    _legend(ax, _keys([grid], days_off=bool(days_off)))
-    default = _default_title(grid, _subject(frame, _location_names(slots), days))
-    ax.set_title(default if title is None else title)
+    _finish(ax, image, grid, _keys([grid], days_off=bool(days_off)), text, made_here)
     return ax
 
 
@@ -547,7 +580,9 @@ def small_multiples(
     _check_panels(by, rows, cols, ncols)
     frame = slots_of(slots)
     _require_rows(frame, "slots", [AXES[by]])
-    groups = {key: part for key, part in frame.groupby(AXES[by], observed=True, sort=True)}
+    needed = [c for c in _PANEL_COLUMNS if c in frame.columns]  # not every column, copied
+    groups = {key: part for key, part in frame[needed].groupby(AXES[by], observed=True, sort=True)}
+    days = _days_of(slots)
     if len(groups) > max_panels:
         raise InputError(
             f"slots hold {len(groups)} {by}s, more panels than max_panels={max_panels}; "
@@ -555,8 +590,13 @@ def small_multiples(
         )
     if value is None:  # one choice for every panel: the scale is shared
         picks = {default_value(part, (rows, cols, by)) for part in groups.values()}
-        value = "utilization" if "utilization" in picks else "available"
-    grids = _aligned([heatmap_grid(part, rows, cols, value, agg) for part in groups.values()])
+        value = next(v for v in ("slots", "utilization", "available") if v in picks)
+    grids = _aligned(
+        [
+            heatmap_grid(part, rows, cols, value, agg, days=_panel_days(days, by, key))
+            for key, part in groups.items()
+        ]
+    )
     norm = _norm(grids, value)
     fig, axes = _panel_grid(len(grids), ncols, grids[0].table)
     names = _names(frame, slots, rows, cols, by)
@@ -568,9 +608,31 @@ def small_multiples(
     keys = _keys(grids)
     if keys:
         fig.legend(handles=keys, loc="outside lower left", frameon=False, ncols=len(keys))
-    subject = _subject(frame, _location_names(slots), _days_of(slots))
+    subject = _subject(frame, _location_names(slots), days, grids[0])
     fig.suptitle(f"{_default_title(grids[0], '')}, per {by}\n{subject}")
     return fig
+
+
+_PANEL_COLUMNS = (
+    "service_id",
+    "service_name",
+    "location_id",
+    "timezone",
+    "fetched_at",
+    "slot_start",
+    "local_date",
+    "local_hour",
+    "weekday",
+    "capacity",
+    "available",
+)
+
+
+def _panel_days(days: pd.DataFrame | None, by: str, key: object) -> pd.DataFrame | None:
+    """The days of one panel's service or location (None when the caller gave no days)."""
+    if days is None:
+        return None
+    return days[days[AXES[by]] == key]
 
 
 def _panel_title(by: str, key: object, part: pd.DataFrame, names: dict[str, str]) -> str:
@@ -595,15 +657,7 @@ def _aligned(grids: list[HeatmapGrid]) -> list[HeatmapGrid]:
     """Every grid on the union of all rows and columns, so panels share their axes."""
     index = sorted(set().union(*(g.table.index for g in grids)))
     columns = sorted(set().union(*(g.table.columns for g in grids)))
-
-    def align(grid: HeatmapGrid) -> HeatmapGrid:
-        names = {"index": grid.table.index.name, "columns": grid.table.columns.name}
-        table = grid.table.reindex(index=index, columns=columns).rename_axis(**names)
-        past = grid.past.reindex(index=index, columns=columns, fill_value=False)
-        dates = grid.dates_per_row.reindex(index, fill_value=0)
-        return HeatmapGrid(table, grid.value, grid.agg, dates, past.astype(bool))
-
-    return [align(grid) for grid in grids]
+    return [grid.reindex(index, columns) for grid in grids]
 
 
 def _label_outer(ax: Axes, i: int, ncols: int, n: int) -> None:
@@ -643,6 +697,7 @@ def save_figure(figure_or_ax: Figure | Axes, path: str | Path) -> Path:
     if fmt not in SAVE_FORMATS:
         raise InputError(f"cannot save {path.name!r}: the suffix must be .png or .svg")
     figure = figure_or_ax if isinstance(figure_or_ax, Figure) else _root_figure(figure_or_ax)
-    metadata = {"Date": None} if fmt == "svg" else None  # reproducible SVG files
-    figure.savefig(path, format=fmt, dpi=SAVE_DPI, metadata=metadata)
+    metadata = {"Date": None} if fmt == "svg" else None  # reproducible SVG files: no date ...
+    with rc_context({"svg.hashsalt": SVG_SALT}):  # ... and no random ids of clips and hatches
+        figure.savefig(path, format=fmt, dpi=SAVE_DPI, metadata=metadata)
     return path

@@ -45,13 +45,16 @@ def heatmap_report(snapshot: AvailabilitySnapshot) -> dict[str, Figure | Axes]:
         for loc in sorted(days["location_id"].unique())
         if loc in offered  # nothing offered there in the window: no calendar to draw
     }
-    picks = {default_value(part.slots, ("local_date", "local_hour")) for part in parts.values()}
-    value = "utilization" if "utilization" in picks else "available"
+    # one value for every calendar: the one the whole snapshot supports across its locations
+    value = default_value(slots, ("local_date", "local_hour", "location"))
+    needs = {"available": ["available"], "utilization": ["available", "capacity"]}.get(value, [])
+    if any(not p.slots[needs].notna().all(axis=1).any() for p in parts.values() if needs):
+        value = "slots"  # a location whose API reports no numbers: count slots everywhere
     vmax = None  # utilization: 0 to 100 % everywhere
     if value != "utilization":
         tables = [heatmap_grid(p, "local_date", "local_hour", value).table for p in parts.values()]
-        vmax = max(float(np.nanmax(t.to_numpy())) for t in tables if t.notna().any(axis=None))
-        vmax = max(vmax, 1.0)
+        tops = [float(np.nanmax(t.to_numpy())) for t in tables if t.notna().any(axis=None)]
+        vmax = max([1.0, *tops])
     for loc, part in parts.items():
         pictures[f"calendar_{loc}"] = calendar_heatmap(part, value=value, vmax=vmax)
     return pictures

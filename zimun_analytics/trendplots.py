@@ -46,8 +46,9 @@ def _require_rows(frame: pd.DataFrame, what: str, needed: Sequence[str]) -> None
 
 
 def _own_axes(ax: Axes | None, size: tuple[float, float]) -> Axes:
-    """The caller's Axes, or one on a new pyplot-free Figure."""
+    """The caller's Axes, or one on a new pyplot-free Figure; either shows in notebooks."""
     if ax is not None:
+        _show_figures_in_notebooks()  # a caller's Figure() shows as well as one of ours
         return ax
     return _new_figure(size).add_subplot()
 
@@ -60,16 +61,18 @@ def _new_figure(size: tuple[float, float]) -> Figure:
 
 # -- notebooks ---------------------------------------------------------------------------------
 def _show_figures_in_notebooks() -> None:
-    """Make IPython show a Figure, or an Axes on one, as a PNG; a no-op outside IPython.
+    """Make IPython show a Figure, or an Axes on one, as an image; a no-op outside IPython.
 
     Our figures belong to no pyplot state, so matplotlib's inline backend (switched on when
     pyplot is imported, or by ``%matplotlib inline``) never registers them, and a cell ending in
-    one showed ``<Axes: ...>`` as text. This registers what the inline backend registers for
-    ``Figure`` (IPython's ``print_figure``, PNG, tight box), and the same for ``Axes``, with the
-    display formatter of the running shell: JupyterLab, Notebook, VS Code, Colab, Voila and
-    nbclient all use it. Figures that pyplot manages are left to pyplot's backend (declined
-    here), so nothing is shown twice, and a Figure printer already registered, e.g. by
-    ``%config InlineBackend.figure_formats = ["svg"]``, is kept.
+    one showed ``<Axes: ...>`` as text. Where no Figure printer is registered, this registers
+    what the inline backend would (IPython's ``print_figure``: PNG, tight box) in the running
+    shell's display formatter, which JupyterLab, Notebook, VS Code, Colab, Voila and nbclient
+    all use. An Axes then shows through whatever Figure printer each format has, ours or the
+    user's (``%config InlineBackend.figure_formats = ["svg"]`` gives SVG Axes too). Figures
+    that pyplot manages are left to pyplot's backend, which shows them at the cell's end, so
+    nothing is shown twice. Called whenever a figure is made or drawn on, so a format the user
+    chose since is followed.
     """
     try:
         from IPython import get_ipython
@@ -79,19 +82,24 @@ def _show_figures_in_notebooks() -> None:
     formatters = getattr(getattr(shell, "display_formatter", None), "formatters", None)
     if not formatters or "image/png" not in formatters:
         return  # a plain IPython terminal shows text only
-    png = formatters["image/png"]
-    if not any(_has_printer(formatter, Figure) for formatter in formatters.values()):
-        png.for_type(Figure, _figure_png)
-    if not _has_printer(png, Axes):
-        png.for_type(Axes, _axes_png)
+    pictures = [f for mime, f in formatters.items() if mime.startswith("image/")]
+    if not any(_printer(formatter, Figure) for formatter in pictures):
+        formatters["image/png"].for_type(Figure, _figure_png)
+    for formatter in pictures:
+        figure_printer, axes_printer = _printer(formatter, Figure), _printer(formatter, Axes)
+        if figure_printer is not None:
+            if getattr(axes_printer, "prints_with", None) is not figure_printer:
+                formatter.for_type(Axes, _axes_printer(figure_printer))
+        elif getattr(axes_printer, "prints_with", None) is not None:
+            formatter.pop(Axes)  # ours, for a format the user has since switched off
 
 
-def _has_printer(formatter: Any, kind: type) -> bool:
+def _printer(formatter: Any, kind: type) -> Any:
+    """The formatter's printer for ``kind`` (or a base class of it), None if it has none."""
     try:
-        formatter.lookup_by_type(kind)
+        return formatter.lookup_by_type(kind)
     except KeyError:
-        return False
-    return True
+        return None
 
 
 def _figure_png(figure: Figure) -> str | None:
@@ -104,10 +112,17 @@ def _figure_png(figure: Figure) -> str | None:
     return png
 
 
-def _axes_png(ax: Axes) -> str | None:
-    """The PNG of the Figure an Axes is drawn on."""
-    figure = ax.get_figure(root=True)
-    return _figure_png(figure) if isinstance(figure, Figure) else None
+def _axes_printer(figure_printer: Any) -> Any:
+    """Show an Axes as its figure, with the format's Figure printer; pyplot's are declined."""
+
+    def print_axes(ax: Axes) -> Any:
+        figure = ax.get_figure(root=True)
+        if not isinstance(figure, Figure) or figure.canvas.manager is not None:
+            return None
+        return figure_printer(figure)
+
+    print_axes.prints_with = figure_printer  # type: ignore[attr-defined]
+    return print_axes
 
 
 def _tick_text(axis_name: str, label: object) -> str:
