@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -20,37 +18,15 @@ from pathlib import Path
 import httpx
 import nbformat
 import pytest
+from browser_support import ARTIFACTS, free_port, launch_chromium, require_chromium
 
 from zimun_analytics import ZimunClient
 from zimun_analytics.sandbox import Sandbox
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 UI_TIMEOUT_MS = 120_000  # Voila runs the notebook before the widget appears
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 playwright_api = pytest.importorskip("playwright.sync_api")
-if not os.path.exists(CHROMIUM):
-    if os.environ.get("CI") == "true":
-        raise RuntimeError(f"chromium is missing at {CHROMIUM}; .ci/run installs it")
-    pytest.skip(
-        "Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True
-    )
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+require_chromium()
 
 
 def _notebook(path: Path) -> None:
@@ -75,7 +51,7 @@ def voila(tmp_path):
     """A real-clock sandbox and Voila serving the picker notebook against it."""
     with Sandbox(seed=1) as sandbox:
         _notebook(tmp_path / "picker.ipynb")
-        port = _free_port()
+        port = free_port()
         env = {
             **os.environ,
             "ZIMUN_CLIENT_ID": sandbox.client_id,
@@ -119,7 +95,7 @@ def test_pick_hold_and_confirm_in_a_real_browser(voila):
     timings: dict[str, int] = {}
     ARTIFACTS.mkdir(exist_ok=True)
     with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch_chromium(playwright)
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
         page.goto(url, timeout=UI_TIMEOUT_MS)
         page.wait_for_selector("button.zimun-cell.zimun-free", timeout=UI_TIMEOUT_MS)
