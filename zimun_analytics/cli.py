@@ -21,7 +21,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .config import SNAPSHOT_DEADLINE_S
+from .config import SNAPSHOT_DEADLINE_S, STORE_LOCK_LEASE_S
 from .demo import walk_seed_flow
 from .errors import ConfigError, InputError, ZimunError
 from .sync_client import ZimunClient
@@ -157,7 +157,9 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     from .snapshots import SnapshotStore
 
     store = SnapshotStore(args.out)
-    with store.lock(), _client(args) as client:
+    # other hosts presume the run alive for its lease: make that outlast the fetch and the save
+    lease_s = max(STORE_LOCK_LEASE_S, 2 * args.deadline)
+    with store.lock(lease_s), _client(args) as client:
         snapshot = fetch_availability(
             client,
             services=_ids(args.services),
