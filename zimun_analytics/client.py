@@ -330,9 +330,9 @@ class AsyncZimunClient:
         except httpx.TimeoutException as exc:
             failed = _failed_request(exc, method, path)
             during = "" if failed == f"{method} {path}" else f", fetching a token for {path}"
-            reason = f": {exc}" if isinstance(exc, SlowBodyTimeout) else ""
+            reason = str(exc) if isinstance(exc, SlowBodyTimeout) else type(exc).__name__
             return APITimeoutError(
-                f"{failed} timed out ({type(exc).__name__}{reason}{during})",
+                f"{failed} timed out ({reason}{during})",
                 method=method,
                 url=url,
                 request_id=None,

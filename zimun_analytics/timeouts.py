@@ -91,6 +91,11 @@ class _MinimumRateStream(httpx.AsyncByteStream):
                     chunk = await chunks.__anext__()
                 except StopAsyncIteration:
                     return
+            if scope.cancelled_caught and not received:  # silence, as httpx would have said
+                raise httpx.ReadTimeout(
+                    f"no byte of the response body in {self._allowance_s:g} s",
+                    request=self._request,
+                )
             if scope.cancelled_caught:
                 raise SlowBodyTimeout(
                     f"the response body arrived slower than {self._bytes_per_s:,.0f} bytes/s "
