@@ -264,6 +264,7 @@ def _never_answering_env(server) -> dict[str, str]:
     }
 
 
+@pytest.mark.slow
 def test_snapshot_against_a_silent_token_endpoint_exits_1_in_time_and_frees_the_lock(
     tmp_path, misbehaving, capsys
 ):

@@ -729,6 +729,7 @@ if held:
 """
 
 
+@pytest.mark.slow
 def test_of_concurrent_takers_of_a_stale_lock_exactly_one_wins(local_store, tmp_path):
     _write_lock(local_store.root, b"", age_s=STORE_LOCK_WRITE_GRACE_S + 60)  # stale: all race
     go, done = tmp_path / "go", tmp_path / "done"
