@@ -21,6 +21,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
+from .config import SNAPSHOT_DEADLINE_S, STORE_LOCK_LEASE_S
 from .demo import walk_seed_flow
 from .errors import ConfigError, InputError, ZimunError
 from .sync_client import ZimunClient
@@ -144,9 +145,10 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     """Fetch availability of every service (or those chosen) and save it as a snapshot.
 
     Credentials come from ZIMUN_CLIENT_ID / ZIMUN_CLIENT_SECRET (and ZIMUN_BASE_URL);
-    --sandbox fetches from an embedded sandbox instead. Exit codes: 0 complete, 1 saved
-    without some services (their errors are in the snapshot) or failed, 2 usage or
-    configuration error.
+    --sandbox fetches from an embedded sandbox instead. The fetch ends within --deadline
+    seconds: service/locations unfinished by then are saved as errors of the snapshot.
+    Exit codes: 0 complete, 1 saved without some services (their errors are in the
+    snapshot) or failed, 2 usage or configuration error.
 
     Example: zimun-analytics snapshot --sandbox --days-ahead 14 --out data/
     """
@@ -155,7 +157,9 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     from .snapshots import SnapshotStore
 
     store = SnapshotStore(args.out)
-    with store.lock(), _client(args) as client:
+    # other hosts presume the run alive for its lease: make that outlast the fetch and the save
+    lease_s = max(STORE_LOCK_LEASE_S, 2 * args.deadline)
+    with store.lock(lease_s), _client(args) as client:
         snapshot = fetch_availability(
             client,
             services=_ids(args.services),
@@ -163,6 +167,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
             days_ahead=args.days_ahead,
             start_date=args.start_date,
             progress=not args.quiet and sys.stderr.isatty(),
+            deadline=args.deadline,
         )
         store.save(snapshot)
         cleaned = store.clean()  # files of earlier runs killed mid-save
@@ -212,6 +217,17 @@ def _print_summary(summary: dict[str, Any], nexts: pd.DataFrame, errors: pd.Data
         print(f"  FAILED {row.service_id} at {row.location_id}: {row.message}", file=sys.stderr)
 
 
+def _seconds(text: str) -> float:
+    """A positive number of seconds, for --deadline."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
 def _add_snapshot_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--services", nargs="+", metavar="ID", help="service ids (default: all active)"
@@ -221,6 +237,14 @@ def _add_snapshot_options(parser: argparse.ArgumentParser) -> None:
         "--days-ahead", type=int, default=14, help="days to cover, 1-366 (default 14)"
     )
     parser.add_argument("--start-date", type=date.fromisoformat, help="first day, YYYY-MM-DD")
+    parser.add_argument(
+        "--deadline",
+        type=_seconds,
+        default=SNAPSHOT_DEADLINE_S,
+        metavar="SECONDS",
+        help=f"end the fetch after this long (default {SNAPSHOT_DEADLINE_S:g}); "
+        "what is unfinished then is saved as errors",
+    )
     parser.add_argument(
         "--out", default="data/", help="store: a directory or fsspec URL (default data/)"
     )
