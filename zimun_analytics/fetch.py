@@ -83,6 +83,15 @@ def _select(
                 f"known ones include: {', '.join(list(by_id)[:8])}"
             )
         chosen = [by_id[sid] for sid in dict.fromkeys(services)]
+        inactive = [s.service_id for s in chosen if not s.active]
+        if inactive:  # it takes no bookings: its days would read "open" with nothing to book
+            active = [s.service_id for s in catalogue if s.active]
+            raise InputError(
+                f"inactive services take no bookings: {', '.join(inactive)}; "
+                f"active ones include: {', '.join(active[:8])}"
+            )
+    if not chosen:
+        raise InputError("the catalogue has no active service: there is nothing to fetch")
     pairs = [(s, loc) for s in chosen for loc in s.location_ids]
     if locations is not None:
         offered = {loc for _, loc in pairs}
