@@ -7,7 +7,9 @@ tests about limits ever see a 429.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
@@ -311,3 +313,118 @@ def raw(sandbox: Sandbox) -> Iterator[httpx.Client]:
     """An httpx.Client on the module's sandbox without any credentials."""
     with httpx.Client(base_url=sandbox.base_url, timeout=TIMEOUT_S) as client:
         yield client
+
+
+# -- a loopback server that misbehaves on purpose ------------------------------------------------
+
+TOKEN_BODY = b'{"access_token": "t-1", "token_type": "Bearer", "expires_in": 3600}'
+
+
+class MisbehavingServer:
+    """A plain asyncio HTTP/1.1 server on 127.0.0.1 whose routes hang in chosen ways.
+
+    ``routes`` maps a path to what happens to requests for it:
+
+    - ``"token"``: answer a token at once (keep-alive);
+    - ``"never"``: accept and read the request, never answer (also every unlisted path);
+    - ``"headers"``: send a 200's headers promising a body, then nothing;
+    - ``"drip"``: send the headers, then the body one byte a second.
+
+    ``seen`` lists ``METHOD /path`` of every request read; ``open_connections`` counts those
+    the client has not closed yet.
+    """
+
+    def __init__(self, routes: dict[str, str]) -> None:
+        self.routes = routes
+        self.seen: list[str] = []
+        self.open_connections = 0
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def __enter__(self) -> MisbehavingServer:
+        self._thread.start()
+        start = asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self._server = asyncio.run_coroutine_threadsafe(start, self._loop).result(10)
+        self.base_url = f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        async def stop() -> None:
+            self._server.close()
+            for task in self._tasks:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            await self._server.wait_closed()
+
+        asyncio.run_coroutine_threadsafe(stop(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        self.open_connections += 1
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                method, target = head.decode("latin-1").split(" ")[:2]
+                length = next(
+                    (
+                        int(line.split(":", 1)[1])
+                        for line in head.decode("latin-1").split("\r\n")
+                        if line.lower().startswith("content-length:")
+                    ),
+                    0,
+                )
+                await reader.readexactly(length)
+                path = target.split("?")[0]
+                self.seen.append(f"{method} {path}")
+                await self._answer(self.routes.get(path, "never"), reader, writer)
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            self.open_connections -= 1
+            self._tasks.discard(task)
+            writer.close()
+
+    @staticmethod
+    async def _answer(
+        behaviour: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        body = TOKEN_BODY if behaviour == "token" else b"{" + b" " * 998 + b"}"
+        head = (
+            f"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+            f"content-length: {len(body)}\r\n\r\n"
+        ).encode()
+        if behaviour == "token":
+            writer.write(head + body)
+            await writer.drain()
+            return
+        if behaviour in {"headers", "drip"}:
+            writer.write(head)
+            await writer.drain()
+        while behaviour == "drip" and body:
+            writer.write(body[:1])
+            body = body[1:]
+            await writer.drain()
+            try:  # the misbehaviour itself: one byte a second, until the client hangs up
+                if not await asyncio.wait_for(reader.read(1), timeout=1.0):
+                    raise ConnectionResetError
+            except TimeoutError:
+                pass
+        await reader.read()  # and then nothing, until the client hangs up
+        raise ConnectionResetError
+
+
+@pytest.fixture
+def misbehaving() -> Iterator[Callable[..., MisbehavingServer]]:
+    """Factory: ``misbehaving({"/oauth/token": "never"})`` starts a server, stopped after."""
+    with ExitStack() as stack:
+
+        def make(routes: dict[str, str]) -> MisbehavingServer:
+            return stack.enter_context(MisbehavingServer(routes))
+
+        yield make

@@ -42,6 +42,21 @@ def test_flow_fetches_a_token_then_signs_the_request():
         flow.send(httpx.Response(200))
 
 
+def test_token_request_carries_all_four_timeouts():
+    token_request = next(_auth().auth_flow(httpx.Request("GET", "https://api.example.test/a")))
+    limits = token_request.extensions["timeout"]
+    assert set(limits) == {"connect", "read", "write", "pool"}
+    assert all(isinstance(value, float) and value > 0 for value in limits.values())
+
+
+def test_token_request_uses_the_timeouts_it_is_given():
+    auth = ClientCredentialsAuth(TOKEN_URL, "demo", SECRET, timeout=httpx.Timeout(2.5))
+    token_request = next(auth.auth_flow(httpx.Request("GET", "https://api.example.test/a")))
+    assert token_request.extensions["timeout"] == dict.fromkeys(
+        ["connect", "read", "write", "pool"], 2.5
+    )
+
+
 def test_flow_reuses_a_cached_token():
     auth = _auth()
     first = auth.auth_flow(httpx.Request("GET", "https://api.example.test/a"))

@@ -1,10 +1,12 @@
 """The command line: every command has help with an example, is in the README, and works."""
 
 import json
+import os
 import re
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -244,3 +246,69 @@ def test_snapshot_report_dir_writes_heatmaps(tmp_path, capsys):
     for path in written:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"report: {path}" in printed
+
+
+# -- a service that never answers ------------------------------------------------------------
+
+CLI_DEADLINE_S = 3
+STARTUP_S = 12  # a fresh interpreter importing pandas and pyarrow on a loaded 2-core machine
+
+
+def _never_answering_env(server) -> dict[str, str]:
+    return {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(sys.path),
+        "ZIMUN_CLIENT_ID": "id",
+        "ZIMUN_CLIENT_SECRET": "secret",
+        "ZIMUN_BASE_URL": server.base_url,
+    }
+
+
+@pytest.mark.slow
+def test_snapshot_against_a_silent_token_endpoint_exits_1_in_time_and_frees_the_lock(
+    tmp_path, misbehaving, capsys
+):
+    server = misbehaving({"/oauth/token": "never"})
+    out = tmp_path / "store"
+    command = [sys.executable, "-m", "zimun_analytics", "snapshot", "--out", str(out)]
+    started = time.monotonic()
+    result = subprocess.run(
+        [*command, "--deadline", str(CLI_DEADLINE_S)],
+        capture_output=True,
+        text=True,
+        env=_never_answering_env(server),
+        timeout=120,
+    )
+    took = time.monotonic() - started
+    assert result.returncode == 1
+    assert took < CLI_DEADLINE_S + STARTUP_S
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in result.stderr
+    assert f"fetch's {CLI_DEADLINE_S} s deadline passed" in lines[0]
+    assert "POST /oauth/token" in server.seen
+    assert not (out / ".lock").exists()
+    # and the next run takes the store's lock as usual
+    fast = ["--now", "2026-03-23T08:00:00Z", "--days-ahead", "1", "--services", "s_beard"]
+    assert cli.main(["snapshot", "--sandbox", *fast, "--quiet", "--out", str(out)]) == 0
+
+
+def test_snapshot_with_a_stalled_catalogue_ends_at_its_deadline(
+    tmp_path, misbehaving, monkeypatch, capsys
+):
+    server = misbehaving({"/oauth/token": "token", "/api/v1/organization": "never"})
+    for name, value in _never_answering_env(server).items():
+        if name.startswith("ZIMUN_"):
+            monkeypatch.setenv(name, value)
+    started = time.monotonic()
+    code = cli.main(["snapshot", "--deadline", "2", "--quiet", "--out", str(tmp_path)])
+    assert time.monotonic() - started < 2 + 1.5
+    assert code == 1
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "soon", "inf", "nan"])
+def test_snapshot_deadline_must_be_a_positive_number(value, capsys):
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["snapshot", "--sandbox", "--deadline", value])
+    assert exited.value.code == 2
+    assert "positive number of seconds" in capsys.readouterr().err

@@ -10,8 +10,10 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import fsspec
@@ -22,7 +24,8 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from zimun_analytics import snapshotfiles, snapshots
+from zimun_analytics import snapshotfiles, snapshots, storelock
+from zimun_analytics.config import STORE_LOCK_WRITE_GRACE_S
 from zimun_analytics.errors import InputError
 from zimun_analytics.schema import (
     DAYS,
@@ -536,6 +539,218 @@ def test_lock_of_another_host_is_not_taken_over(local_store):
     lock.write_text(json.dumps({"pid": 1, "host": "elsewhere", "since": "yesterday"}))
     with pytest.raises(SnapshotError, match="pid 1 on elsewhere, since yesterday"):
         local_store.save(make_snapshot())
+
+
+def _write_lock(root, data: bytes, age_s: float = 0.0) -> Path:
+    """A .lock with ``data``, its file ``age_s`` seconds old."""
+    lock = Path(root) / ".lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    lock.write_bytes(data)
+    then = time.time() - age_s
+    os.utime(lock, (then, then))
+    return lock
+
+
+def _record(**changes) -> bytes:
+    """A lock record as this process would write it, with ``changes``."""
+    return json.dumps(storelock._this_process(3600.0) | changes).encode()
+
+
+def _ago(seconds: float) -> str:
+    return (datetime.now(UTC) - timedelta(seconds=seconds)).isoformat(timespec="seconds")
+
+
+def _assert_taken_over(store: SnapshotStore) -> None:
+    lock = Path(store.root) / ".lock"
+    with store.lock():
+        assert json.loads(lock.read_text())["pid"] == os.getpid()
+    assert not lock.exists()
+
+
+def test_a_live_owners_lock_is_refused_in_one_line_naming_it(local_store):
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        started = storelock._process_start(sleeper.pid)
+        _write_lock(local_store.root, _record(pid=sleeper.pid, process_start=started), 1e6)
+        with pytest.raises(SnapshotError) as caught:
+            local_store.save(make_snapshot())
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    message = str(caught.value)
+    assert "\n" not in message and f"pid {sleeper.pid} on {socket.gethostname()}" in message
+    assert message.endswith(f"if it died, delete {local_store.root}/.lock")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"{",
+        b"\x00\xff not json",
+        b"[1, 2]",
+        b'{"pid": "12", "host": "h"}',
+        b'{"pid": 0, "host": "h"}',  # os.kill(0, ...) would signal our own process group
+        b'{"pid": -1, "host": "h"}',
+        b'{"host": "h"}',
+    ],
+)
+def test_an_empty_or_garbled_lock_is_taken_over(local_store, data):
+    _write_lock(local_store.root, data, age_s=STORE_LOCK_WRITE_GRACE_S + 60)
+    _assert_taken_over(local_store)
+
+
+def test_an_empty_lock_that_may_be_being_written_is_refused_for_a_moment(local_store):
+    _write_lock(local_store.root, b"")
+    with pytest.raises(SnapshotError, match="empty or garbled, perhaps being written"):
+        local_store.save(make_snapshot())
+
+
+@pytest.mark.parametrize("pid", [1, os.getppid()], ids=["pid 1", "parent"])
+def test_a_live_pid_that_started_at_another_time_is_a_reused_pid(local_store, pid):
+    started = storelock._process_start(pid)
+    if started is None:
+        pytest.skip("no /proc: process start times are unknown here")
+    _write_lock(local_store.root, _record(pid=pid, process_start=started + 1))
+    _assert_taken_over(local_store)
+
+
+def test_a_lock_of_an_earlier_boot_of_this_host_is_taken_over(local_store):
+    _write_lock(local_store.root, _record(pid=1, boot_id="an-earlier-boot"))
+    _assert_taken_over(local_store)
+
+
+def test_a_dead_writers_lock_in_the_current_format_is_taken_over(local_store):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    _write_lock(local_store.root, _record(pid=dead.pid))
+    _assert_taken_over(local_store)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"host": "elsewhere"}, {"pid_ns": "pid:[1]"}, {"process_start": None}],
+    ids=["another host", "another pid namespace", "no start time"],
+)
+def test_an_owner_that_cannot_be_checked_holds_until_its_lease_ends(local_store, changes):
+    fresh = _record(**changes, pid=os.getppid(), since=_ago(60), lease_s=600)
+    _write_lock(local_store.root, fresh)
+    with pytest.raises(SnapshotError, match=r"presumed alive for 5[34]\d s more"):
+        local_store.save(make_snapshot())
+    _write_lock(
+        local_store.root, _record(**changes, pid=os.getppid(), since=_ago(601), lease_s=600)
+    )
+    _assert_taken_over(local_store)
+
+
+def test_release_leaves_a_lock_that_someone_else_took_over(local_store):
+    lock = storelock.StoreLock(local_store.fs, local_store.root, local=True)
+    mine = lock.acquire()
+    theirs = _write_lock(local_store.root, _record(pid=1, token="theirs"))
+    lock.release(mine)
+    assert json.loads(theirs.read_text())["token"] == "theirs"
+
+
+def test_a_stale_lock_on_an_object_store_is_taken_over_and_a_live_one_refused():
+    store = SnapshotStore(f"memory://zimun-{uuid.uuid4().hex}")
+    path = f"{store.root}/.lock"
+    store.fs.makedirs(store.root, exist_ok=True)
+    store.fs.pipe_file(path, _record(pid=1, boot_id="an-earlier-boot"))
+    with store.lock():
+        assert json.loads(store.fs.cat_file(path))["pid"] == os.getpid()
+        with pytest.raises(SnapshotError, match=f"pid {os.getpid()}"):
+            SnapshotStore(store.url).save(make_snapshot())
+    assert not store.fs.exists(path)
+    store.fs.rm(store.root, recursive=True)
+
+
+def test_a_taker_paused_mid_takeover_is_not_overtaken(local_store, monkeypatch):
+    """The interleaving that breaks a naive check-remove-create: two takers judge one stale lock."""
+    _write_lock(local_store.root, b"", age_s=STORE_LOCK_WRITE_GRACE_S + 60)
+    judge, create = storelock.StoreLock._judge, storelock.StoreLock._create
+    paused, second_tried = threading.Event(), threading.Event()
+
+    def judge_then_pause(self, *args):
+        verdict = judge(self, *args)
+        if not paused.is_set():  # the first taker, having found the lock stale, waits ...
+            paused.set()
+            assert second_tried.wait(30)  # ... until the second has had its go at the lock
+        return verdict
+
+    def create_and_tell(self, data):
+        made = create(self, data)
+        if paused.is_set() and threading.current_thread().name == "second":
+            second_tried.set()
+        return made
+
+    monkeypatch.setattr(storelock.StoreLock, "_judge", judge_then_pause)
+    monkeypatch.setattr(storelock.StoreLock, "_create", create_and_tell)
+    outcomes: dict[str, str] = {}
+
+    def take(name):
+        lock = storelock.StoreLock(local_store.fs, local_store.root, local=True)
+        try:
+            lock.acquire()
+            outcomes[name] = "won"
+        except SnapshotError:
+            outcomes[name] = "refused"
+
+    first = threading.Thread(target=take, args=("first",), name="first")
+    first.start()
+    assert paused.wait(30)
+    second = threading.Thread(target=take, args=("second",), name="second")
+    second.start()
+    first.join(60)
+    second.join(60)
+    assert outcomes == {"first": "won", "second": "refused"}
+
+
+_TAKER = """
+import os, sys, time
+import fsspec
+from zimun_analytics.errors import SnapshotError
+from zimun_analytics.storelock import StoreLock
+
+root, go, done = sys.argv[1:]
+lock = StoreLock(fsspec.filesystem("file"), root, local=True)
+print("ready", flush=True)
+while not os.path.exists(go):
+    pass  # spin: all takers start together
+try:
+    held = lock.acquire()
+    print("won", flush=True)
+except SnapshotError:
+    held = None
+    print("refused", flush=True)
+while not os.path.exists(done):  # the winner keeps holding until everyone has tried
+    time.sleep(0.01)
+if held:
+    lock.release(held)
+"""
+
+
+@pytest.mark.slow
+def test_of_concurrent_takers_of_a_stale_lock_exactly_one_wins(local_store, tmp_path):
+    _write_lock(local_store.root, b"", age_s=STORE_LOCK_WRITE_GRACE_S + 60)  # stale: all race
+    go, done = tmp_path / "go", tmp_path / "done"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    command = [sys.executable, "-c", _TAKER, local_store.root, str(go), str(done)]
+    takers = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env) for _ in range(4)
+    ]
+    try:
+        assert [taker.stdout.readline() for taker in takers] == ["ready\n"] * 4
+        go.touch()
+        outcomes = sorted(taker.stdout.readline().strip() for taker in takers)
+        done.touch()
+        assert [taker.wait(timeout=60) for taker in takers] == [0] * 4
+    finally:
+        for taker in takers:
+            taker.kill()
+            taker.wait()
+            taker.stdout.close()
+    assert outcomes == ["refused", "refused", "refused", "won"]
+    assert not (Path(local_store.root) / ".lock").exists()
 
 
 # -- notebook views ---------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """OAuth2 client-credentials auth as an ``httpx.Auth``.
 
 A cached bearer token, refreshed ahead of expiry, fetched single-flight by concurrent requests,
-and renewed once when the service answers 401.
+and renewed once when the service answers 401. The token request carries its own timeouts:
+httpx gives a request the client's timeouts only when the client builds it, never when an auth
+flow does, and a token request without any waits forever for an endpoint that never answers.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import httpx
 
 from .config import TOKEN_REFRESH_MARGIN_S
 from .errors import make_status_error
+from .timeouts import request_timeout
 
 __all__ = ["ClientCredentialsAuth"]
 
@@ -38,14 +41,24 @@ class ClientCredentialsAuth(httpx.Auth):
         The client's credentials, sent by HTTP Basic (RFC 6749 §2.3.1).
     scope
         Optional space-separated scopes to ask for; default: all the client may have.
+    timeout
+        Connect, read, write and pool timeouts of the token request (an ``httpx.Timeout`` with
+        all four, or seconds for each); default those of :mod:`zimun_analytics.config`.
     """
 
     requires_response_body = True
 
     def __init__(
-        self, token_url: str, client_id: str, client_secret: str, scope: str | None = None
+        self,
+        token_url: str,
+        client_id: str,
+        client_secret: str,
+        scope: str | None = None,
+        *,
+        timeout: float | httpx.Timeout | None = None,
     ) -> None:
         self._token_url = token_url
+        self._timeout = request_timeout(timeout)
         self._credentials = httpx.BasicAuth(client_id, client_secret)
         self._scope = scope
         self._token: str | None = None
@@ -63,7 +76,9 @@ class ClientCredentialsAuth(httpx.Auth):
         data = {"grant_type": "client_credentials"}
         if self._scope:
             data["scope"] = self._scope
-        request = httpx.Request("POST", self._token_url, data=data)
+        request = httpx.Request(
+            "POST", self._token_url, data=data, extensions={"timeout": self._timeout.as_dict()}
+        )
         return next(self._credentials.auth_flow(request))
 
     def _store(self, response: httpx.Response) -> None:

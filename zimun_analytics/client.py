@@ -14,6 +14,7 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar, cast
 
@@ -23,13 +24,14 @@ import httpx
 from . import __version__
 from .auth import TOKEN_PATH, ClientCredentialsAuth
 from .config import (
+    CALL_DEADLINE_S,
     CONNECTION_POOLS,
     CONNECTIONS_PER_POOL,
     DEFAULT_DAYS_AHEAD,
     DEFAULT_PAGE_SIZE,
-    DEFAULT_TIMEOUT_S,
     MAX_DAYS_AHEAD,
     MAX_RETRIES,
+    MIN_TRANSFER_RATE_BPS,
     resolve_settings,
 )
 from .errors import (
@@ -45,6 +47,7 @@ from .errors import (
 )
 from .models import Appointment, Availability, Hold, Location, Organization, Service
 from .retries import RateLimiter, is_retryable_status, jitter, retry_delay
+from .timeouts import SlowBodyTimeout, minimum_rate_hook, request_timeout
 
 __all__ = ["AsyncZimunClient", "check_email"]
 
@@ -114,6 +117,35 @@ def _new_idempotency_key() -> str:
     return f"za-{uuid.uuid4()}"
 
 
+def _check_deadline(call_deadline: object) -> float:
+    if (
+        isinstance(call_deadline, bool)
+        or not isinstance(call_deadline, int | float)
+        or not call_deadline > 0
+    ):
+        raise InputError(
+            f"call_deadline must be a positive number of seconds, got {call_deadline!r}"
+        )
+    return float(call_deadline)
+
+
+def _failed_request(exc: httpx.RequestError, method: str, path: str) -> str:
+    """``METHOD /path`` of the request that failed: the call's own, or its token request."""
+    try:
+        request = exc.request
+    except RuntimeError:  # not every transport error knows its request
+        return f"{method} {path}"
+    return f"{request.method} {request.url.path}"
+
+
+@dataclass
+class _Progress:
+    """What a call has been through, for the message when its deadline ends it."""
+
+    attempts: int = 0
+    last_error: APIError | None = None
+
+
 class AsyncZimunClient:
     """Async client for the Zimun API (and the sandbox).
 
@@ -123,7 +155,14 @@ class AsyncZimunClient:
         Default to ``ZIMUN_CLIENT_ID``, ``ZIMUN_CLIENT_SECRET`` and ``ZIMUN_BASE_URL``
         (``https://api.zimun.online``).
     timeout
-        Seconds per request attempt.
+        Limits of each request attempt, token requests included: ``None`` for the defaults of
+        :mod:`~zimun_analytics.config` (connect 10 s, read, write and pool 30 s each), seconds
+        for all four phases, or an ``httpx.Timeout`` limiting every phase. A response body must
+        also keep up an average of ``MIN_TRANSFER_RATE_BPS`` after a first read timeout.
+    call_deadline
+        Seconds one call may take in all: every attempt, backoff wait, ``Retry-After`` wait,
+        rate-limit wait and token fetch. A call that would wait past it fails at once with
+        the error it has; one still running at the deadline raises ``APITimeoutError``.
     max_retries
         Retries after the first attempt, for connection errors, timeouts, 408, 429 and 5xx.
     transport
@@ -138,7 +177,8 @@ class AsyncZimunClient:
         client_secret: str | None = None,
         base_url: str | None = None,
         *,
-        timeout: float = DEFAULT_TIMEOUT_S,
+        timeout: float | httpx.Timeout | None = None,
+        call_deadline: float = CALL_DEADLINE_S,
         max_retries: int = MAX_RETRIES,
         transport: httpx.AsyncBaseTransport | None = None,
         scope: str | None = None,
@@ -147,8 +187,14 @@ class AsyncZimunClient:
         self.base_url = settings.base_url
         self.client_id = settings.client_id
         self.max_retries = max_retries
+        self.timeout = request_timeout(timeout)
+        self.call_deadline = _check_deadline(call_deadline)
         self.auth = ClientCredentialsAuth(
-            self.base_url + TOKEN_PATH, settings.client_id, settings.client_secret, scope
+            self.base_url + TOKEN_PATH,
+            settings.client_id,
+            settings.client_secret,
+            scope,
+            timeout=self.timeout,
         )
         self.limiter = RateLimiter()
         # Several small connection pools, used in turn: httpcore scans its whole pool on every
@@ -156,12 +202,15 @@ class AsyncZimunClient:
         # not (measured: 304 calls at 32 in flight, 2.3 s with one pool, 0.74 s with four).
         # A caller's transport is one pool already, so it gets one client.
         pools = 1 if transport is not None else CONNECTION_POOLS
+        assert self.timeout.read is not None  # request_timeout limits every phase
+        slow_body = minimum_rate_hook(self.timeout.read, MIN_TRANSFER_RATE_BPS)
         self._pools = [
             httpx.AsyncClient(
                 base_url=self.base_url,
                 auth=self.auth,
-                timeout=timeout,
+                timeout=self.timeout,
                 transport=transport,
+                event_hooks={"response": [slow_body]},
                 headers={"User-Agent": f"zimun-analytics/{__version__}"},
                 limits=httpx.Limits(
                     max_connections=CONNECTIONS_PER_POOL,
@@ -202,7 +251,32 @@ class AsyncZimunClient:
         """Send with retries; return the decoded JSON (None for 204) and the request id.
 
         With ``raw`` the body comes back as bytes, undecoded (bulk readers parse it in Arrow).
+        All of it happens within ``call_deadline``: at the deadline the call is cancelled and
+        raises ``APITimeoutError``. A wait that would outlast it, or a sooner deadline of the
+        caller's (a fetch's), is not begun: the call raises the error it has instead.
         """
+        progress = _Progress()
+        with anyio.move_on_after(self.call_deadline):
+            return await self._send_with_retries(method, path, params, body, raw, progress)
+        last = f"; last: {progress.last_error.message}" if progress.last_error else ""
+        raise APITimeoutError(
+            f"{method} {path} did not finish within its {self.call_deadline:g} s deadline "
+            f"({progress.attempts} attempt{'s' if progress.attempts != 1 else ''}{last})",
+            method=method,
+            url=self.base_url + path,
+            request_id=progress.last_error.request_id if progress.last_error else None,
+        )
+
+    async def _send_with_retries(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None,
+        body: dict[str, Any] | None,
+        raw: bool,
+        progress: _Progress,
+    ) -> tuple[Any, str | None]:
+        """The retry loop of :meth:`_request`, which puts the deadline around it."""
         headers: dict[str, str] = {}
         if method in {"POST", "PATCH"}:
             # minted once per logical call and reused on every attempt: a retried confirm
@@ -213,11 +287,13 @@ class AsyncZimunClient:
         while True:
             await self.limiter.acquire()
             started = time.perf_counter()
+            progress.attempts += 1
             error, response_headers = await self._attempt(method, path, url, params, body, headers)
             if isinstance(error, httpx.Response):
                 if raw:
                     return error.content, error.headers.get("x-request-id")
                 return self._decode(error, method, path)
+            progress.last_error = error
             if not self._should_retry(error, retries_taken):
                 raise error
             delay = retry_delay(retries_taken, response_headers, self._jitter())
@@ -233,6 +309,8 @@ class AsyncZimunClient:
                 retries_taken + 1,
                 delay,
             )
+            if anyio.current_time() + delay >= anyio.current_effective_deadline():
+                raise error  # the wait would outlast the deadline: fail now, with the real cause
             await self._sleep(delay)
             retries_taken += 1
 
@@ -250,8 +328,11 @@ class AsyncZimunClient:
             pool = self._pools[next(self._turn) % len(self._pools)]
             response = await pool.request(method, path, params=params, json=body, headers=headers)
         except httpx.TimeoutException as exc:
+            failed = _failed_request(exc, method, path)
+            during = "" if failed == f"{method} {path}" else f", fetching a token for {path}"
+            reason = str(exc) if isinstance(exc, SlowBodyTimeout) else type(exc).__name__
             return APITimeoutError(
-                f"{method} {path} timed out ({type(exc).__name__})",
+                f"{failed} timed out ({reason}{during})",
                 method=method,
                 url=url,
                 request_id=None,

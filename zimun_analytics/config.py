@@ -11,12 +11,13 @@ from urllib.parse import urlsplit
 from .errors import ConfigError
 
 __all__ = [
+    "CALL_DEADLINE_S",
     "CONNECTIONS_PER_POOL",
     "CONNECTION_POOLS",
+    "CONNECT_TIMEOUT_S",
     "DEFAULT_BASE_URL",
     "DEFAULT_DAYS_AHEAD",
     "DEFAULT_PAGE_SIZE",
-    "DEFAULT_TIMEOUT_S",
     "ENV_BASE_URL",
     "ENV_CLIENT_ID",
     "ENV_CLIENT_SECRET",
@@ -26,7 +27,14 @@ __all__ = [
     "MAX_RETRIES",
     "MAX_RETRY_DELAY_S",
     "MAX_PAGE_SIZE",
+    "MIN_TRANSFER_RATE_BPS",
+    "POOL_TIMEOUT_S",
+    "READ_TIMEOUT_S",
+    "SNAPSHOT_DEADLINE_S",
+    "STORE_LOCK_LEASE_S",
+    "STORE_LOCK_WRITE_GRACE_S",
     "TOKEN_REFRESH_MARGIN_S",
+    "WRITE_TIMEOUT_S",
     "ClientSettings",
     "resolve_settings",
 ]
@@ -36,7 +44,16 @@ ENV_CLIENT_ID = "ZIMUN_CLIENT_ID"
 ENV_CLIENT_SECRET = "ZIMUN_CLIENT_SECRET"
 ENV_BASE_URL = "ZIMUN_BASE_URL"
 
-DEFAULT_TIMEOUT_S = 30.0
+# Limits of every HTTP exchange, API and token requests alike (httpx.Timeout's four phases).
+CONNECT_TIMEOUT_S = 10.0  # TCP and TLS handshake
+READ_TIMEOUT_S = 30.0  # longest silence while a response is awaited or arriving
+WRITE_TIMEOUT_S = 30.0  # longest stall while the request is sent
+POOL_TIMEOUT_S = 30.0  # longest wait for a free connection of the pool
+# httpx's read timeout restarts with every byte, so a body dripped slowly never trips it: after
+# its headers a body gets READ_TIMEOUT_S, plus one second per this many bytes received.
+MIN_TRANSFER_RATE_BPS = 4096.0  # 32 kbit/s, below any working link
+CALL_DEADLINE_S = 120.0  # one call: all attempts, backoff, Retry-After waits and token fetches
+SNAPSHOT_DEADLINE_S = 600.0  # zimun-analytics snapshot --deadline: the whole fetch of a run
 CONNECTION_POOLS = 4  # of CONNECTIONS_PER_POOL each: see AsyncZimunClient
 CONNECTIONS_PER_POOL = 16
 MAX_RETRIES = 5
@@ -52,6 +69,11 @@ MAX_PAGE_SIZE = 100
 DEFAULT_DAYS_AHEAD = 7
 MAX_DAYS_AHEAD = 60
 HOLD_TTL = timedelta(minutes=10)
+
+# A store's .lock whose owner cannot be checked (another host, or an old lock format) counts
+# as stale once it is older than this; an owner on this host is checked directly instead.
+STORE_LOCK_LEASE_S = 3600.0
+STORE_LOCK_WRITE_GRACE_S = 5.0  # an empty or garbled .lock younger than this may be mid-write
 
 
 @dataclass(frozen=True)

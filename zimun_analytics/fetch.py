@@ -3,11 +3,13 @@
 :func:`fetch_availability` plans one call per service × location × 60-day window, runs them
 concurrently through the client (which paces them to the rate limit), and maps the payloads
 to the tables declared in :mod:`.schema` with vectorized Arrow operations. A service that fails
-lands in ``errors``; the rest completes.
+lands in ``errors``; the rest completes. With a ``deadline`` the whole fetch ends in time: the
+pairs still unfinished then land in ``errors`` as ``APITimeoutError`` rows.
 """
 
 from __future__ import annotations
 
+import math
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,7 +23,7 @@ import pyarrow as pa
 from . import __version__
 from .client import AsyncZimunClient
 from .config import MAX_DAYS_AHEAD
-from .errors import APIError, InputError, ResponseFormatError
+from .errors import APIError, APITimeoutError, InputError, ResponseFormatError
 from .mapping import Call, Payload, parse_payloads, tables_from_payloads, tables_from_wire
 from .models import Location, Service
 from .schema import ERRORS, SCHEMA_VERSION, AvailabilitySnapshot, frame_from_arrow
@@ -53,13 +55,17 @@ class _Run:
 # -- planning ----------------------------------------------------------------------------------
 
 
-def _check_arguments(days_ahead: object, concurrency: object) -> None:
+def _check_arguments(days_ahead: object, concurrency: object, deadline: object) -> None:
     if isinstance(days_ahead, bool) or not isinstance(days_ahead, int):
         raise InputError(f"days_ahead must be a whole number of days, got {days_ahead!r}")
     if not 1 <= days_ahead <= MAX_FETCH_DAYS:
         raise InputError(f"days_ahead must be between 1 and {MAX_FETCH_DAYS}, got {days_ahead}")
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
         raise InputError(f"concurrency must be a whole number >= 1, got {concurrency!r}")
+    if deadline is not None and (
+        isinstance(deadline, bool) or not isinstance(deadline, int | float) or not deadline > 0
+    ):
+        raise InputError(f"deadline must be a positive number of seconds or None, got {deadline!r}")
 
 
 def _select(
@@ -77,6 +83,15 @@ def _select(
                 f"known ones include: {', '.join(list(by_id)[:8])}"
             )
         chosen = [by_id[sid] for sid in dict.fromkeys(services)]
+        inactive = [s.service_id for s in chosen if not s.active]
+        if inactive:  # it takes no bookings: its days would read "open" with nothing to book
+            active = [s.service_id for s in catalogue if s.active]
+            raise InputError(
+                f"inactive services take no bookings: {', '.join(inactive)}; "
+                f"active ones include: {', '.join(active[:8])}"
+            )
+    if not chosen:
+        raise InputError("the catalogue has no active service: there is nothing to fetch")
     pairs = [(s, loc) for s in chosen for loc in s.location_ids]
     if locations is not None:
         offered = {loc for _, loc in pairs}
@@ -91,6 +106,18 @@ def _select(
 
 
 # -- fetching ----------------------------------------------------------------------------------
+
+
+def _deadline_error(
+    client: AsyncZimunClient, deadline: float, what: str, endpoint: str = "availability"
+) -> APITimeoutError:
+    """What a fetch's deadline ended: ``what`` (of ``endpoint``) had not finished in time."""
+    return APITimeoutError(
+        f"{what} when the fetch's {deadline:g} s deadline passed (allow more time with "
+        "deadline= or --deadline, or fetch fewer services)",
+        method="GET",
+        url=f"{client.base_url}/api/v1/{endpoint}",
+    )
 
 
 def _error_row(call: Call, error: Exception) -> dict[str, Any]:
@@ -148,9 +175,12 @@ async def _fetch_all(
     concurrency: int,
     strict: bool,
     progress: Any,
+    deadline: float | None,
+    deadline_at: float,
 ) -> _Run:
     run = _Run()
     slots = anyio.Semaphore(concurrency)
+    unfinished = {(service.service_id, location_id) for service, location_id in pairs}
 
     async def one(service: Service, location_id: str) -> None:
         async with slots:
@@ -162,13 +192,22 @@ async def _fetch_all(
                 run.errors.append(_error_row(Call(service, location_id, start_date, 0), error))
             finally:
                 progress.update(1)
+            unfinished.discard((service.service_id, location_id))  # not reached if cancelled
 
-    try:
-        async with anyio.create_task_group() as group:
-            for service, location_id in pairs:
-                group.start_soon(one, service, location_id)
-    except BaseExceptionGroup as group:  # strict: the caller wants the error, not the group
-        raise _first_leaf(group) from None
+    with anyio.CancelScope(deadline=deadline_at) as scope:
+        try:
+            async with anyio.create_task_group() as group:
+                for service, location_id in pairs:
+                    group.start_soon(one, service, location_id)
+        except BaseExceptionGroup as group:  # strict: the caller wants the error, not the group
+            raise _first_leaf(group) from None
+    if scope.cancelled_caught and deadline is not None:
+        for service, location_id in pairs:
+            if (service.service_id, location_id) in unfinished:
+                error = _deadline_error(client, deadline, "unfinished")
+                if strict:
+                    raise error
+                run.errors.append(_error_row(Call(service, location_id, start_date, 0), error))
     return run
 
 
@@ -222,19 +261,28 @@ async def fetch_availability_async(
     concurrency: int = DEFAULT_CONCURRENCY,
     progress: bool = True,
     strict: bool = False,
+    deadline: float | None = None,
 ) -> AvailabilitySnapshot:
     """Async form of :func:`fetch_availability`, for code that already runs an event loop."""
-    _check_arguments(days_ahead, concurrency)
+    _check_arguments(days_ahead, concurrency, deadline)
     if start_date is not None and (
         not isinstance(start_date, date) or isinstance(start_date, datetime)
     ):
         raise InputError(f"start_date must be a datetime.date, got {start_date!r}")
     started_at = datetime.now(UTC).replace(microsecond=0)
-    organization, catalogue, places = await _organization_and_catalogue(client)
+    deadline_at = math.inf if deadline is None else anyio.current_time() + deadline
+    with anyio.CancelScope(deadline=deadline_at) as scope:
+        organization, catalogue, places = await _organization_and_catalogue(client)
+    if scope.cancelled_caught:
+        assert deadline is not None  # nothing else cancels this scope
+        what = "the catalogue (organization, services, locations) had not arrived"
+        raise _deadline_error(client, deadline, what, "services")
     pairs = _select(catalogue, services, locations)
     bar = _progress_bar(len(pairs), progress)
     try:
-        run = await _fetch_all(client, pairs, start_date, days_ahead, concurrency, strict, bar)
+        run = await _fetch_all(
+            client, pairs, start_date, days_ahead, concurrency, strict, bar, deadline, deadline_at
+        )
     finally:
         bar.close()
     # calls finish in any order; sorted, the same fetch always gives the same frames
@@ -281,6 +329,7 @@ def fetch_availability(
     concurrency: int = DEFAULT_CONCURRENCY,
     progress: bool = True,
     strict: bool = False,
+    deadline: float | None = None,
 ) -> AvailabilitySnapshot:
     """Fetch availability of many services and locations into tidy frames.
 
@@ -303,6 +352,12 @@ def fetch_availability(
         Show a progress bar (``tqdm.auto``: a widget in notebooks, text in terminals).
     strict
         Raise the first error instead of recording failed service/locations in ``errors``.
+    deadline
+        Seconds the whole fetch may take; ``None`` (the default) for no limit beyond each
+        call's own (``call_deadline`` of the client). If the catalogue has not arrived by then,
+        ``APITimeoutError`` is raised; service/locations still unfinished become
+        ``APITimeoutError`` rows of ``errors`` (or, with ``strict``, the error raised), and the
+        snapshot is returned incomplete.
 
     Returns
     -------
@@ -328,6 +383,7 @@ def fetch_availability(
         concurrency,
         progress,
         strict,
+        deadline,
     )
 
 

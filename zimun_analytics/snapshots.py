@@ -338,19 +338,28 @@ class SnapshotStore:
     # -- the lock --------------------------------------------------------------------------
 
     @contextmanager
-    def lock(self) -> Iterator[None]:
+    def lock(self, lease_s: float | None = None) -> Iterator[None]:
         """Hold the store's writer lock, ``<root>/.lock``, for the ``with`` block.
 
-        Re-entrant within one store object. A lock left by a dead process of this host is taken
-        over. Exclusive creation is atomic on local disks only; on object stores the lock is
-        best effort (check, then write).
+        Re-entrant within one store object. A stale lock is taken over: empty or garbled, or
+        its owner gone (a dead pid of this host, a pid reused by another process, an earlier
+        boot), or an owner this host cannot check (another host) older than its lease. On
+        local disks creating and taking over are atomic; on object stores creating is atomic
+        where fsspec can write conditionally, and taking over is best effort
+        (:mod:`zimun_analytics.storelock`).
+
+        Parameters
+        ----------
+        lease_s
+            How long other hosts should presume this hold alive; default
+            ``STORE_LOCK_LEASE_S`` (1 hour). Give longer holds a longer lease.
 
         Raises
         ------
         SnapshotError
-            Another live process holds the lock.
+            Another live process holds the lock (the message names it and the file).
         """
-        held = None if self._lock_depth else self._lock.acquire()
+        held = None if self._lock_depth else self._lock.acquire(lease_s)
         self._lock_depth += 1
         try:
             yield

@@ -2,13 +2,16 @@
 
 :class:`ZimunClient` runs the async client's code on a private event loop in a daemon thread,
 so it behaves the same in a script and in a notebook cell, where an event loop is already
-running, and every method returns the same records as its async twin.
+running, and every method returns the same records as its async twin. No method waits longer
+than the async client's deadlines allow, and Ctrl-C cancels the work on the loop before it
+propagates, so nothing is left running behind the interrupted caller.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import Future
 from datetime import date, datetime
 from functools import partial
 from typing import Any, TypeVar
@@ -78,14 +81,18 @@ class ZimunClient:
         return self._async
 
     def _call(self, method: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
-        return self._portal.call(partial(method, *args, **kwargs))
+        return self._wait(self._portal.start_task_soon(partial(method, *args, **kwargs)))
 
     def run(self, function: Callable[..., Awaitable[T]], *args: Any) -> T:
         """Run ``await function(self.async_client, *args)`` on this client's loop and wait.
 
         Ctrl-C (KeyboardInterrupt) cancels the running work cleanly before it propagates.
         """
-        future = self._portal.start_task_soon(function, self._async, *args)
+        return self._wait(self._portal.start_task_soon(function, self._async, *args))
+
+    @staticmethod
+    def _wait(future: Future[T]) -> T:
+        """The work's result; on Ctrl-C the work is cancelled on the loop, then it propagates."""
         try:
             return future.result()
         except KeyboardInterrupt:

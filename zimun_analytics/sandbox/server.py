@@ -31,9 +31,13 @@ def _bind(host: str, port: int) -> socket.socket:
     # proto must say TCP: asyncio only sets TCP_NODELAY on such sockets, and without it
     # every keep-alive response waits ~40 ms for a delayed ACK (Nagle).
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(1024)  # a deep backlog, so bursts of concurrent clients are not refused
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(1024)  # a deep backlog, so bursts of concurrent clients are not refused
+    except OSError:
+        sock.close()  # in use, unknown host, not ours: the caller says which
+        raise
     sock.set_inheritable(True)
     return sock
 

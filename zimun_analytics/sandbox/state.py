@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -18,6 +19,23 @@ DEFAULT_RATE_BURST = 100
 DEFAULT_TOKEN_RATE_LIMIT_PER_MIN = 10
 DEFAULT_TOKEN_TTL_S = 3600
 CLOSED_DAY_OFFSET_DAYS = 9  # Berlin's "closed" override lands inside a 14-day window
+MAX_LATENCY_MS = 60_000.0  # a minute per request: anything longer only looks like a hang
+MAX_TOKEN_TTL_S = 366 * 86_400.0
+# The clock may start anywhere a calendar of a year ahead (and a week back) can be built
+# and written as ISO-8601 with a four-digit year.
+CLOCK_YEARS = (1971, 9000)
+
+
+def _clock_problems(now: datetime | str) -> list[str]:
+    """Why ``now`` cannot start the sandbox clock, if it cannot."""
+    try:
+        moment = parse_instant(now)
+    except (ValueError, OverflowError) as exc:
+        return [f"now: {exc}"]
+    first, last = CLOCK_YEARS
+    if not first <= moment.year <= last:
+        return [f"now must be a time with an offset in the years {first}-{last}, got {now!r}"]
+    return []
 
 
 @dataclass(frozen=True)
@@ -38,16 +56,22 @@ class SandboxSettings:
 
     def __post_init__(self) -> None:
         problems = []
+        # "not a <= x <= b" also refuses NaN, which compares false with everything
         if not 0 <= self.fault_rate <= 1:
             problems.append("fault_rate must be between 0 and 1")
         if self.services is not None and not 1 <= self.services <= 20_000:
             problems.append("services must be between 1 and 20000")
-        if self.latency_ms < 0 or (self.latency_jitter_ms or 0) < 0:
-            problems.append("latency_ms and latency_jitter_ms must be >= 0")
-        if self.rate_limit <= 0 or self.rate_burst < 1 or self.token_rate_limit < 1:
-            problems.append("rate_limit must be > 0, rate_burst and token_rate_limit >= 1")
-        if self.token_ttl <= 0:
-            problems.append("token_ttl must be > 0 seconds")
+        jitter = self.latency_jitter_ms or 0.0
+        if not (0 <= self.latency_ms <= MAX_LATENCY_MS and 0 <= jitter <= MAX_LATENCY_MS):
+            problems.append(f"latency_ms and latency_jitter_ms must be 0-{MAX_LATENCY_MS:g} ms")
+        if not 0 < self.rate_limit < math.inf or self.rate_burst < 1 or self.token_rate_limit < 1:
+            problems.append(
+                "rate_limit must be > 0 and finite, rate_burst and token_rate_limit >= 1"
+            )
+        if not 0 < self.token_ttl <= MAX_TOKEN_TTL_S:
+            problems.append(f"token_ttl must be 0-{MAX_TOKEN_TTL_S:g} seconds")
+        if self.now is not None:
+            problems += _clock_problems(self.now)
         if problems:
             raise ValueError("; ".join(problems))
 
