@@ -2,7 +2,7 @@
 
 Target: <= 1 s from the slots frame to a saved PNG, for both the weekday x hour heatmap and the
 calendar heatmap. Printed beside a plain ``pandas.pivot_table`` of the same cells in the same
-run (the baseline for the table step).
+run (the baseline for the table step). Each figure is the median of 3 runs after a warm-up.
 
     .venv/bin/python benchmarks/bench_plots.py [--slots 1000000]
 """
@@ -10,6 +10,7 @@ run (the baseline for the table step).
 from __future__ import annotations
 
 import argparse
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -40,10 +41,15 @@ def _million_slots(n_slots: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     return slots, snapshot.days
 
 
-def _timed(step) -> tuple[float, object]:
-    started = time.perf_counter()
+def _timed(step, runs: int = 3) -> tuple[float, object]:
+    """Median seconds of ``runs`` runs after one warm-up (fonts, caches), and the result."""
     result = step()
-    return time.perf_counter() - started, result
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        result = step()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times), result
 
 
 def main() -> None:
