@@ -13,6 +13,7 @@ from conftest import NOW, UNLIMITED
 from zimun_analytics import ZimunClient, fetch_availability
 from zimun_analytics.errors import InputError, ResponseFormatError, ServerError
 from zimun_analytics.fetch import Call, Payload, tables_from_payloads
+from zimun_analytics.mapping import parse_payloads, tables_from_wire
 from zimun_analytics.models import Service
 from zimun_analytics.schema import DAYS, ERRORS, SLOTS, empty_frame
 
@@ -384,6 +385,41 @@ def test_null_entries_read_the_same_on_both_paths(indent):
 def test_a_generated_at_that_is_not_a_string_is_named():
     with pytest.raises(ResponseFormatError, match="generated_at is 5.*req_x"):
         _tables(_payload([SLOT], generated_at=5))
+
+
+def test_one_bad_body_among_many_is_refused_alone_and_rows_keep_their_requests():
+    """A pretty body (exact path) and a count Arrow refuses (halving) among 64 compact ones."""
+    payloads = [_payload([SLOT], location_id=f"l_{i:02d}") for i in range(64)]
+    bad = json.loads(payloads[37].body)
+    bad["days"][0]["slots"][0]["capacity"] = 40_000
+    payloads[37] = Payload.from_data(payloads[37].call, bad, "req_bad")
+    pretty = json.dumps(json.loads(payloads[10].body), indent=2).encode()
+    payloads[10] = Payload(payloads[10].call, pretty, "req_pretty")
+    wire = parse_payloads(payloads, "o_1")
+    assert [(p.request_id, e.field) for p, e in wire.refused] == [
+        ("req_bad", "days[0].slots[0].capacity")
+    ]
+    slots, days = tables_from_wire(wire, "snap", datetime(2026, 3, 29, tzinfo=UTC), "o_1")
+    expected = [f"l_{i:02d}" for i in range(64) if i != 37]
+    assert slots.location_id.tolist() == days.location_id.tolist() == expected
+
+
+def test_the_strict_mapping_raises_the_first_refused_body_in_order():
+    bodies = [_payload([{**SLOT, "available": -1}], location_id="l_a"), _payload([SLOT])]
+    bodies.append(_payload([SLOT], location_id="l_z", timezone="Nowhere/City"))
+    with pytest.raises(ResponseFormatError, match=r"slots\[0\]\.available is -1"):
+        _tables(*bodies)
+    assert [e.field for _, e in parse_payloads(bodies).refused] == [
+        "days[0].slots[0].available",
+        "timezone",
+    ]
+
+
+def test_the_organization_is_checked_only_when_known():
+    other = _payload([SLOT], organization_id="o_2")
+    assert parse_payloads([other]).refused == []
+    (refused,) = parse_payloads([other], "o_1").refused
+    assert "organization_id is 'o_2', not the organization's (o_1)" in str(refused[1])
 
 
 def test_empty_input_gives_empty_typed_frames():

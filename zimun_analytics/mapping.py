@@ -235,7 +235,7 @@ def _check_header(
     for i in culprits:
         what = f"is {_shown(wire.field('start_date')[i].as_py())}, not a YYYY-MM-DD date"
         verdicts.refuse(i, "start_date", what)
-    _check_same(starts, asked["start_date"], "start_date", verdicts)
+    _check_same(starts, asked["start_date"], "start_date", verdicts, wire.field("start_date"))
     _check_same(
         wire.field("days_ahead").cast(pa.int32()), asked["days_ahead"], "days_ahead", verdicts
     )
@@ -261,13 +261,19 @@ def _check_header(
     return generated, pc.coalesce(asked["start_date"], starts)
 
 
-def _check_same(got: pa.Array, asked: pa.Array, name: str, verdicts: _Verdicts) -> None:
-    """Refuse a body whose ``name`` is not what the call asked for (where both are known)."""
+def _check_same(
+    got: pa.Array, asked: pa.Array, name: str, verdicts: _Verdicts, sent: pa.Array | None = None
+) -> None:
+    """Refuse a body whose ``name`` is not what the call asked for (where both are known).
+
+    ``sent`` are the values as the body spelled them, for the message (default ``got``).
+    """
     whose = "the organization's" if name == "organization_id" else "the one asked for"
+    shown = got if sent is None else sent
     verdicts.flag(
         pc.not_equal(got, asked),
         None,
-        lambda i: (name, f"is {_shown(got[i].as_py())}, not {whose} ({asked[i].as_py()})"),
+        lambda i: (name, f"is {_shown(shown[i].as_py())}, not {whose} ({asked[i].as_py()})"),
     )
 
 
