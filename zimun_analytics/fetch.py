@@ -304,7 +304,10 @@ def fetch_availability(
     progress
         Show a progress bar (``tqdm.auto``: a widget in notebooks, text in terminals).
     strict
-        Raise the first error instead of recording failed service/locations in ``errors``.
+        Raise the first error instead of recording failed calls in ``errors``: an API error
+        (a status other than 200/201/204 included) as it happens, a refused body (a
+        ResponseFormatError: malformed, absurd, or not the answer to its call; the checks are
+        listed in :mod:`zimun_analytics.mapping`) once every call has answered.
 
     Returns
     -------
@@ -313,8 +316,8 @@ def fetch_availability(
         organization_id, location_id, service_id, service_name, timezone, slot_start, slot_end,
         local_date, local_hour, weekday, duration_minutes, capacity, available,
         lead_time_hours), ``.days`` (columns of ``DAYS``: keys, local_date, status,
-        holiday_name, n_slots, free_capacity), ``.errors`` (columns of ``ERRORS``) and
-        ``.meta``.
+        holiday_name, n_slots, free_capacity), ``.errors`` (columns of ``ERRORS``: one row
+        per failed call, whose rows are in no other table) and ``.meta``.
     """
     if isinstance(client, AsyncZimunClient):
         raise InputError(
