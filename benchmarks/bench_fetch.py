@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import anyio
@@ -223,7 +223,8 @@ def _slot_count(payloads: list[Payload]) -> int:
 
 def repeat_payloads(captured: list[Payload], slots: int) -> list[Payload]:
     """Copies of the captured payloads up to ``slots`` slots; each copy under its own service
-    id, so every slot stays a distinct row (no de-duplication shrinks the output)."""
+    id (in its body and its call), so every slot stays a distinct row (no de-duplication
+    shrinks the output)."""
     per_round = _slot_count(captured)
     rounds = -(-slots // per_round)
     out = []
@@ -233,8 +234,11 @@ def repeat_payloads(captured: list[Payload], slots: int) -> list[Payload]:
                 out.append(p)
                 continue
             data = p.decoded()
-            data["service_id"] = f"{data['service_id']}.r{k}"
-            out.append(Payload.from_data(p.call, data, p.request_id))
+            # a copy answers a call of its own: a body under another id than its call's is
+            # refused by the mapping (it would label rows with a service nobody asked for)
+            service = replace(p.call.service, service_id=f"{data['service_id']}.r{k}")
+            data["service_id"] = service.service_id
+            out.append(Payload.from_data(replace(p.call, service=service), data, p.request_id))
     return out
 
 

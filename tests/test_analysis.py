@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -46,9 +46,25 @@ def _payload(days, holidays=None, tz="Europe/London"):
     return Payload.from_data(Call(CUT, "l_ldn", None, len(days)), data, "req_1")
 
 
+def _windows(days):
+    """The days in runs of consecutive dates: a window of the API has every day in it."""
+    runs: list[list[dict]] = []
+    for day in days:
+        if runs and date.fromisoformat(day["date"]) == _next_date(runs[-1][-1]):
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    return runs
+
+
+def _next_date(day):
+    return date.fromisoformat(day["date"]) + timedelta(days=1)
+
+
 def _snapshot(days, fetched_at="2026-03-27T08:00:00+00:00", snapshot_id="a", **kwargs):
     moment = datetime.fromisoformat(fetched_at).astimezone(UTC)
-    return tables_from_payloads([_payload(days, **kwargs)], snapshot_id, moment, "o_1")
+    payloads = [_payload(window, **kwargs) for window in _windows(days)]
+    return tables_from_payloads(payloads, snapshot_id, moment, "o_1")
 
 
 # Saturday before the switch to summer time, the 23-hour Sunday, and Good Friday a week later

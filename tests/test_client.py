@@ -14,6 +14,7 @@ from conftest import NOW, UNLIMITED
 from zimun_analytics.client import AsyncZimunClient
 from zimun_analytics.errors import (
     APIConnectionError,
+    APIStatusError,
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
@@ -325,6 +326,38 @@ def test_missing_required_field_names_endpoint_field_and_request_id():
             c.availability("s_1", days_ahead=1)
     text = str(caught.value)
     assert "availability" in text and "start" in text and "req_tolerance" in text
+
+
+@pytest.mark.parametrize("status", [202, 203, 206, 299])
+def test_a_success_status_outside_the_contract_is_an_error_and_not_retried(status):
+    """The contract answers 200, 201 or 204: a 299's body is not read as an organization."""
+    sent = []
+
+    def handler(request):
+        if request.url.path == "/oauth/token":
+            return httpx.Response(200, json={"access_token": "t", "expires_in": 3600})
+        sent.append(request.url.path)
+        body = {"organization_id": "o_1", "name": "Looks fine"}
+        return httpx.Response(status, json=body, headers={"X-Request-Id": "req_odd"})
+
+    with ZimunClient("id", "secret", "https://x.test", transport=httpx.MockTransport(handler)) as c:
+        with pytest.raises(APIStatusError) as caught:
+            c.organization()
+    error = caught.value
+    assert type(error) is APIStatusError and error.status_code == status and len(sent) == 1
+    assert "not a success status of the API (200, 201, 204)" in str(error)
+    assert error.request_id == "req_odd"
+
+
+@pytest.mark.parametrize("status", [200, 201])
+def test_the_contracts_success_statuses_are_read(status):
+    def handler(request):
+        if request.url.path == "/oauth/token":
+            return httpx.Response(200, json={"access_token": "t", "expires_in": 3600})
+        return httpx.Response(status, json={"organization_id": "o_1", "name": "Fine"})
+
+    with ZimunClient("id", "secret", "https://x.test", transport=httpx.MockTransport(handler)) as c:
+        assert c.organization().organization_id == "o_1"
 
 
 # -- concurrency, retries and idempotency --------------------------------------------------------

@@ -13,6 +13,7 @@ from conftest import NOW, UNLIMITED
 from zimun_analytics import ZimunClient, fetch_availability
 from zimun_analytics.errors import InputError, ResponseFormatError, ServerError
 from zimun_analytics.fetch import Call, Payload, tables_from_payloads
+from zimun_analytics.mapping import parse_payloads, tables_from_wire
 from zimun_analytics.models import Service
 from zimun_analytics.schema import DAYS, ERRORS, SLOTS, empty_frame
 
@@ -202,7 +203,8 @@ def _payload(slots, **extra):
         "days": [{"date": "2026-03-29", "status": "open", "slots": slots}],
         **extra,
     }
-    return Payload.from_data(Call(SERVICE, "l_1", None, 1), data, "req_x")
+    call = Call(SERVICE, data["location_id"], None, 1)  # the call this body answers
+    return Payload.from_data(call, data, "req_x")
 
 
 def _tables(*payloads):
@@ -266,16 +268,24 @@ def test_a_whole_float_count_is_read_as_that_number():
 SLOT = {"start": "2026-03-29T10:00:00+02:00", "capacity": 2, "available": 1}
 
 
-def _raw(body: bytes) -> Payload:
-    return Payload(Call(SERVICE, "l_1", None, 1), body, "req_raw")
+def _raw(body: bytes, days_ahead: int = 1, location_id: str = "l_1") -> Payload:
+    """A payload of these bytes, answering a call for ``days_ahead`` days at ``location_id``."""
+    return Payload(Call(SERVICE, location_id, None, days_ahead), body, "req_raw")
+
+
+def _two_days(slots, holiday):
+    """A body of two days (the second a holiday named ``holiday``), as the service sends it."""
+    data = json.loads(_payload(slots).body)
+    data["days"].append({"date": "2026-03-30", "status": "holiday", "slots": []})
+    data["days_ahead"] = 2
+    data["holidays"] = {"2026-03-30": holiday}
+    return data
 
 
 def test_pretty_printed_bodies_map_like_compact_ones():
-    data = json.loads(_payload([SLOT]).body)
-    data["days"].append({"date": "2026-03-30", "status": "holiday", "slots": []})
-    data["holidays"] = {"2026-03-30": {"name": "Fête", "kind": "closed"}}
-    compact = _raw(json.dumps(data).encode())
-    pretty = _raw(json.dumps(data, indent=2, ensure_ascii=False).encode())
+    data = _two_days([SLOT], {"name": "Fête", "kind": "closed"})
+    compact = _raw(json.dumps(data).encode(), days_ahead=2)
+    pretty = _raw(json.dumps(data, indent=2, ensure_ascii=False).encode(), days_ahead=2)
     a, b = _tables(compact), _tables(pretty)
     pd.testing.assert_frame_equal(a[0], b[0])
     pd.testing.assert_frame_equal(a[1], b[1])
@@ -326,25 +336,25 @@ def test_a_body_that_is_not_utf8_is_refused():
 
 
 def test_a_body_bigger_than_the_readers_blocks_maps_whole():
-    slots = [
+    slots = [  # from 02:00: an earlier +02:00 is the 28th in Berlin (DST begins on the 29th)
         {**SLOT, "start": f"2026-03-29T{h:02d}:{m:02d}:00+02:00"}
-        for h in range(24)
+        for h in range(2, 24)
         for m in range(60)
     ]
     big = json.loads(_payload(slots).body)
     big["padding"] = "x" * (9 << 20)  # bigger than two 4 MiB blocks
     before, after = _payload([SLOT], location_id="l_0"), _payload([SLOT], location_id="l_2")
     frames = _tables(before, _raw(json.dumps(big).encode()), after)
-    assert len(frames[0]) == 2 + 24 * 60
+    assert frames[0].location_id.drop_duplicates().tolist() == ["l_0", "l_1", "l_2"]
+    assert len(frames[0]) == 2 + 22 * 60
 
 
 def test_compact_bodies_take_the_fast_path_and_agree_with_the_exact_one():
     from zimun_analytics import wire
 
-    data = json.loads(_payload([SLOT, {**SLOT, "start": "2026-03-29T11:00:00+02:00"}]).body)
-    data["days"].append({"date": "2026-03-30", "status": "holiday", "slots": []})
-    data["holidays"] = {"2026-03-30": {"name": "Fête", "kind": "closed"}}
-    payloads = [_raw(json.dumps(data).encode()), _payload([SLOT])]
+    slots = [SLOT, {**SLOT, "start": "2026-03-29T11:00:00+02:00"}]
+    data = _two_days(slots, {"name": "Fête", "kind": "closed"})
+    payloads = [_raw(json.dumps(data).encode(), days_ahead=2), _payload([SLOT])]
     fast, slow = wire._read_fast(payloads), wire._read_slow(payloads)
     assert fast is not None and fast[1] == slow[1] == {(0, "2026-03-30"): "Fête"}
     for name in ["days", "timezone", "location_id", "generated_at", "slot_duration_minutes"]:
@@ -358,26 +368,58 @@ def test_an_empty_list_where_an_object_belongs_is_named_even_beside_good_bodies(
         _tables(_payload([SLOT]), _raw(json.dumps(bad).encode()))
 
 
-@pytest.mark.parametrize("pretty_neighbour", [False, True])
-def test_null_entries_read_the_same_on_both_paths(pretty_neighbour):
-    """A pretty-printed neighbour sends the batch down the exact path: same answers."""
-    data = json.loads(_payload([SLOT]).body)
-    data["days"].append({"date": "2026-03-30", "status": "holiday", "slots": []})
-    data["holidays"] = {"2026-03-30": None}
-    neighbour = json.dumps(json.loads(_payload([SLOT], location_id="l_2").body), indent=1)
-    payloads = [_raw(json.dumps(data).encode())]
-    if pretty_neighbour:
-        payloads.append(_raw(neighbour.encode()))
+@pytest.mark.parametrize("indent", [None, 1], ids=["fast", "exact"])
+def test_null_entries_read_the_same_on_both_paths(indent):
+    """A pretty-printed body goes down the exact path, a compact one the fast: same answers."""
+    data = _two_days([SLOT], None)
+    neighbour = _payload([SLOT], location_id="l_2")
+    payloads = [_raw(json.dumps(data, indent=indent).encode(), days_ahead=2), neighbour]
     assert pd.isna(_tables(*payloads)[1].holiday_name[1])
     data["days"].append(None)
-    payloads[0] = _raw(json.dumps(data).encode())
-    with pytest.raises(ResponseFormatError, match=r"days\[\]\.date is missing.*req_raw"):
+    data["days_ahead"] = 3
+    payloads[0] = _raw(json.dumps(data, indent=indent).encode(), days_ahead=3)
+    with pytest.raises(ResponseFormatError, match=r"days\[2\]\.date is missing.*req_raw"):
         _tables(*payloads)
 
 
 def test_a_generated_at_that_is_not_a_string_is_named():
     with pytest.raises(ResponseFormatError, match="generated_at is 5.*req_x"):
         _tables(_payload([SLOT], generated_at=5))
+
+
+def test_one_bad_body_among_many_is_refused_alone_and_rows_keep_their_requests():
+    """A pretty body (exact path) and a count Arrow refuses (halving) among 64 compact ones."""
+    payloads = [_payload([SLOT], location_id=f"l_{i:02d}") for i in range(64)]
+    bad = json.loads(payloads[37].body)
+    bad["days"][0]["slots"][0]["capacity"] = 40_000
+    payloads[37] = Payload.from_data(payloads[37].call, bad, "req_bad")
+    pretty = json.dumps(json.loads(payloads[10].body), indent=2).encode()
+    payloads[10] = Payload(payloads[10].call, pretty, "req_pretty")
+    wire = parse_payloads(payloads, "o_1")
+    assert [(p.request_id, e.field) for p, e in wire.refused] == [
+        ("req_bad", "days[0].slots[0].capacity")
+    ]
+    slots, days = tables_from_wire(wire, "snap", datetime(2026, 3, 29, tzinfo=UTC), "o_1")
+    expected = [f"l_{i:02d}" for i in range(64) if i != 37]
+    assert slots.location_id.tolist() == days.location_id.tolist() == expected
+
+
+def test_the_strict_mapping_raises_the_first_refused_body_in_order():
+    bodies = [_payload([{**SLOT, "available": -1}], location_id="l_a"), _payload([SLOT])]
+    bodies.append(_payload([SLOT], location_id="l_z", timezone="Nowhere/City"))
+    with pytest.raises(ResponseFormatError, match=r"slots\[0\]\.available is -1"):
+        _tables(*bodies)
+    assert [e.field for _, e in parse_payloads(bodies).refused] == [
+        "days[0].slots[0].available",
+        "timezone",
+    ]
+
+
+def test_the_organization_is_checked_only_when_known():
+    other = _payload([SLOT], organization_id="o_2")
+    assert parse_payloads([other]).refused == []
+    (refused,) = parse_payloads([other], "o_1").refused
+    assert "organization_id is 'o_2', not the organization's (o_1)" in str(refused[1])
 
 
 def test_empty_input_gives_empty_typed_frames():

@@ -35,6 +35,7 @@ from .config import (
     resolve_settings,
 )
 from .errors import (
+    SUCCESS_STATUSES,
     APIConnectionError,
     APIError,
     APIStatusError,
@@ -349,7 +350,7 @@ class AsyncZimunClient:
         self.limiter.observe(response.headers)
         request_id = response.headers.get("x-request-id")
         log.debug("%s %s -> %d (request_id %s)", method, path, response.status_code, request_id)
-        if response.is_success:
+        if response.status_code in SUCCESS_STATUSES:  # not is_success: a 299 is no success
             return response, {}
         try:
             decoded = response.json()

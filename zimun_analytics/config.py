@@ -24,6 +24,8 @@ __all__ = [
     "HOLD_TTL",
     "INITIAL_RETRY_DELAY_S",
     "MAX_DAYS_AHEAD",
+    "MAX_SLOT_CAPACITY",
+    "MAX_SLOT_MINUTES",
     "MAX_RETRIES",
     "MAX_RETRY_DELAY_S",
     "MAX_PAGE_SIZE",
@@ -69,6 +71,11 @@ MAX_PAGE_SIZE = 100
 DEFAULT_DAYS_AHEAD = 7
 MAX_DAYS_AHEAD = 60
 HOLD_TTL = timedelta(minutes=10)
+# Sane values of an availability body; one outside them is refused as a ResponseFormatError (the
+# fetch records it in .errors). Also checked: available in 0..capacity, slot end after start,
+# days_ahead days each once and slots inside the window asked for, IANA zones, parseable times.
+MAX_SLOT_CAPACITY = 10_000  # staff able to serve one slot (capacity, and so available too)
+MAX_SLOT_MINUTES = 1_440  # longest slot: slot_duration_minutes and end - start, 1 minute to a day
 
 # A store's .lock whose owner cannot be checked (another host, or an old lock format) counts
 # as stale once it is older than this; an owner on this host is checked directly instead.

@@ -10,7 +10,7 @@
      └── APIError                     anything the service or the network did
           ├── APIConnectionError      could not reach the service / connection dropped
           │    └── APITimeoutError
-          └── APIStatusError          a non-2xx response
+          └── APIStatusError          a status other than 200, 201 or 204 (a 202 or 299 too)
                ├── BadRequestError (400)
                │    └── LocationRequiredError           location_required
                ├── AuthenticationError (401; and OAuth token-endpoint errors such as invalid_client)
@@ -26,11 +26,14 @@
                ├── RateLimitError (429)                 carries retry_after_s
                └── ServerError (5xx)
 
+`SUCCESS_STATUSES` are the statuses the contract answers a success with (200, 201, 204); any
+other, in the 2xx range too, is an error, and its body is never read as a result.
 `make_status_error` is the one place that turns a response into a class: the error code picks
-the class first, then the status. Constructors take plain values, never httpx objects, so this
-module imports nothing but the standard library. Nothing here ever formats request headers or
-request bodies: ``str(error)`` holds the status, the code, the server's message, a hint saying
-what to do, the method and URL, and the request id.
+the class first, then the status; a 2xx outside `SUCCESS_STATUSES` is a plain `APIStatusError`.
+Constructors take plain values, never httpx objects, so this module imports nothing but the
+standard library. Nothing here ever formats request headers or request bodies: ``str(error)``
+holds the status, the code, the server's message, a hint saying what to do, the method and URL,
+and the request id.
 """
 
 from __future__ import annotations
@@ -64,10 +67,12 @@ __all__ = [
     "RateLimitError",
     "ServerError",
     "SnapshotError",
+    "SUCCESS_STATUSES",
     "make_status_error",
     "parse_retry_after",
 ]
 
+SUCCESS_STATUSES = frozenset({200, 201, 204})  # the contract's successes; any other is an error
 _SCOPES = "org:read, availability:read, appointments:read, appointments:write"
 _CREDENTIALS_HINT = "check ZIMUN_CLIENT_ID / ZIMUN_CLIENT_SECRET"
 
@@ -261,7 +266,10 @@ class APITimeoutError(APIConnectionError):
 
 
 class APIStatusError(APIError):
-    """The service answered with a non-2xx status.
+    """The service answered with a status other than the contract's successes (200, 201, 204).
+
+    A 2xx outside them (202, 206, 299, ...) is one too: the contract never sends it, so its
+    body is not trusted as a result.
 
     Parameters
     ----------
@@ -510,9 +518,13 @@ def _pick_class(status_code: int, code: str | None, body: object) -> type[APISta
 
 def _fallback_message(status_code: int) -> str:
     try:
-        return HTTPStatus(status_code).phrase
+        phrase = HTTPStatus(status_code).phrase
     except ValueError:
-        return f"unexpected HTTP status {status_code}"
+        phrase = f"unexpected HTTP status {status_code}"
+    if 200 <= status_code < 300:  # a success the contract never sends: say why it is an error
+        allowed = ", ".join(map(str, sorted(SUCCESS_STATUSES)))
+        return f"{phrase}, not a success status of the API ({allowed}); the body was not used"
+    return phrase
 
 
 def make_status_error(
@@ -524,11 +536,12 @@ def make_status_error(
     request_id: str | None,
     headers: Mapping[str, str] | None = None,
 ) -> APIStatusError:
-    """Build the exception for a non-2xx response.
+    """Build the exception for a response whose status is not in `SUCCESS_STATUSES`.
 
     The error code picks the class first, then the status; anything else at or above 500 is a
-    `ServerError`, the rest a plain `APIStatusError`. An OAuth body (``{"error": "..."}``) with a
-    4xx status (other than 429) is an `AuthenticationError` carrying the OAuth code.
+    `ServerError`, the rest (a 2xx outside `SUCCESS_STATUSES` too) a plain `APIStatusError`.
+    An OAuth body (``{"error": "..."}``) with a 4xx status (other than 429) is an
+    `AuthenticationError` carrying the OAuth code.
 
     Parameters
     ----------

@@ -2,9 +2,12 @@
 
 :func:`fetch_availability` plans one call per service × location × 60-day window, runs them
 concurrently through the client (which paces them to the rate limit), and maps the payloads
-to the tables declared in :mod:`.schema` with vectorized Arrow operations. A service that fails
-lands in ``errors``; the rest completes. With a ``deadline`` the whole fetch ends in time: the
-pairs still unfinished then land in ``errors`` as ``APITimeoutError`` rows.
+to the tables declared in :mod:`.schema` with vectorized Arrow operations. A call that fails
+lands in ``errors`` as one row, whether the API refused it (an error status, a 2xx other than
+200/201/204) or its body fails a check of :mod:`.mapping` (malformed, truncated, absurd, or
+not the answer to the call made: a ResponseFormatError naming the field and request id); the
+rest completes. With a ``deadline`` the whole fetch ends in time: the pairs still unfinished
+then land in ``errors`` as ``APITimeoutError`` rows.
 """
 
 from __future__ import annotations
@@ -24,10 +27,11 @@ from . import __version__
 from .client import AsyncZimunClient
 from .config import MAX_DAYS_AHEAD
 from .errors import APIError, APITimeoutError, InputError, ResponseFormatError
-from .mapping import Call, Payload, parse_payloads, tables_from_payloads, tables_from_wire
+from .mapping import Call, Payload, Wire, parse_payloads, tables_from_payloads, tables_from_wire
 from .models import Location, Service
 from .schema import ERRORS, SCHEMA_VERSION, AvailabilitySnapshot, frame_from_arrow
 from .sync_client import ZimunClient
+from .wire import problem
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -150,9 +154,10 @@ async def _fetch_pair(
             service.service_id, length, location_id, start
         )
         payload = Payload(call, body, request_id)
-        run.payloads.append(payload)
         if first_start is None and offset + length < days_ahead:
-            first_start = _payload_start(payload)  # the server chose "today" in the zone
+            # the server chose "today" in the zone; a body without it is this pair's one error
+            first_start = _payload_start(payload)
+        run.payloads.append(payload)
 
 
 def _payload_start(payload: Payload) -> date:
@@ -161,10 +166,7 @@ def _payload_start(payload: Payload) -> date:
     try:
         return date.fromisoformat(data["start_date"])
     except (TypeError, KeyError, ValueError):
-        raise ResponseFormatError(
-            f"GET /availability: field 'start_date' is missing or not a "
-            f"date (request_id {payload.request_id})"
-        ) from None
+        raise problem(payload, "start_date", "is missing or not a YYYY-MM-DD date") from None
 
 
 async def _fetch_all(
@@ -287,10 +289,10 @@ async def fetch_availability_async(
         bar.close()
     # calls finish in any order; sorted, the same fetch always gives the same frames
     run.payloads.sort(key=_call_order)
-    run.errors.sort(key=lambda row: (row["service_id"], row["location_id"] or ""))
+    wire = parse_payloads(run.payloads, organization.organization_id)
+    _record_refused(wire, run, strict)
     # the service's clock, not ours: lead times then match what the service saw, and a
     # sandbox with a frozen clock gives the same snapshot however long the fetch took
-    wire = parse_payloads(run.payloads)
     fetched_at = wire.observed_at() or started_at
     snapshot_id = f"{fetched_at:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
     parameters = {
@@ -314,7 +316,7 @@ async def fetch_availability_async(
             "slots": len(slots),
             "days": len(days),
             "errors": len(errors),
-            "calls": len(run.payloads),
+            "calls": len(run.payloads),  # refused ones too: each is a call that was answered
         },
     }
     return AvailabilitySnapshot(slots, days, errors, meta)
@@ -351,7 +353,10 @@ def fetch_availability(
     progress
         Show a progress bar (``tqdm.auto``: a widget in notebooks, text in terminals).
     strict
-        Raise the first error instead of recording failed service/locations in ``errors``.
+        Raise the first error instead of recording failed calls in ``errors``: an API error
+        (a status other than 200/201/204 included) as it happens, a refused body (a
+        ResponseFormatError: malformed, absurd, or not the answer to its call; the checks are
+        listed in :mod:`zimun_analytics.mapping`) once every call has answered.
     deadline
         Seconds the whole fetch may take; ``None`` (the default) for no limit beyond each
         call's own (``call_deadline`` of the client). If the catalogue has not arrived by then,
@@ -366,8 +371,8 @@ def fetch_availability(
         organization_id, location_id, service_id, service_name, timezone, slot_start, slot_end,
         local_date, local_hour, weekday, duration_minutes, capacity, available,
         lead_time_hours), ``.days`` (columns of ``DAYS``: keys, local_date, status,
-        holiday_name, n_slots, free_capacity), ``.errors`` (columns of ``ERRORS``) and
-        ``.meta``.
+        holiday_name, n_slots, free_capacity), ``.errors`` (columns of ``ERRORS``: one row
+        per failed call, whose rows are in no other table) and ``.meta``.
     """
     if isinstance(client, AsyncZimunClient):
         raise InputError(
@@ -385,6 +390,15 @@ def fetch_availability(
         strict,
         deadline,
     )
+
+
+def _record_refused(wire: Wire, run: _Run, strict: bool) -> None:
+    """Bodies that failed a check: raised if ``strict`` (the first), else one error row each."""
+    if strict and wire.refused:
+        raise wire.refused[0][1]
+    run.errors += [_error_row(payload.call, error) for payload, error in wire.refused]
+    # sorted like the payloads, so the same fetch gives the same table
+    run.errors.sort(key=lambda row: (row["service_id"], row["location_id"] or ""))
 
 
 def _errors_table(rows: list[dict[str, Any]], snapshot_id: str) -> pd.DataFrame:

@@ -113,10 +113,14 @@ ERRORS = Table(
         Column("service_id", pa.string(), "the service that failed"),
         Column("location_id", pa.string(), "its location, null if not chosen"),
         Column("error_class", pa.string(), "the exception class, e.g. NotFoundError"),
-        Column("status_code", pa.int16(), "HTTP status, null for connection errors"),
+        Column(
+            "status_code", pa.int16(), "HTTP status, null for connection errors and refused bodies"
+        ),
         Column("code", pa.string(), "the API's error code, e.g. not_found"),
         Column("message", pa.string(), "what went wrong"),
-        Column("request_id", pa.string(), "the failed response's X-Request-Id"),
+        Column(
+            "request_id", pa.string(), "the failed response's X-Request-Id (of a refused body too)"
+        ),
     ),
 )
 
@@ -179,7 +183,7 @@ class AvailabilitySnapshot:
     days : pandas.DataFrame
         One row per service x location x local date; columns of :data:`DAYS`.
     errors : pandas.DataFrame
-        One row per service/location that failed; columns of :data:`ERRORS`.
+        One row per failed call (an API error, or a refused body); columns of :data:`ERRORS`.
     meta : dict
         ``snapshot_id``, ``fetched_at`` (ISO UTC), ``api_host``, ``parameters``,
         ``package_version``, ``schema_version`` and row ``counts``.

@@ -1,12 +1,15 @@
 """Availability responses as they came over the wire: payloads, and reading them into Arrow.
 
 :func:`read_wire` turns many raw response bodies into one Arrow struct array of the wire
-schema, plus each payload's holiday names. The fast path hands all bodies at once to Arrow's
-multithreaded JSON reader: no Python dict per slot is ever built. It is taken only when nothing
-can go wrong there, each body being one UTF-8 object on one line that is tagged with its row
-number, so that a row can never be attributed to the wrong request; at any doubt (a pretty
-printed body, a body Arrow refuses, rows that do not line up) the exact slow path decodes each
-body with :mod:`json`, converts the dicts, and names the first bad field and its request id.
+schema, plus each payload's holiday names, and the bodies it had to refuse. The fast path hands
+bodies at once to Arrow's multithreaded JSON reader: no Python dict per slot is ever built. It
+is taken only when nothing can go wrong there, each body being one UTF-8 object on one line that
+is tagged with its row number, so that a row can never be attributed to the wrong request. A
+body that is not such a line (pretty printed, truncated, empty, an array) goes to the exact
+path alone; when Arrow refuses a batch (a count beyond int16, rows that do not line up), the
+batch is halved until the culprits stand alone, and those go to the exact path too. The exact
+path decodes a body with :mod:`json`, converts the dict, and names the first bad field and its
+request id. A refused body costs only its own row: the others are read as if it were absent.
 """
 
 from __future__ import annotations
@@ -26,7 +29,16 @@ import pyarrow.json as pa_json
 from .errors import ResponseFormatError
 from .models import Service
 
-__all__ = ["ENDPOINT", "WIRE_PAYLOAD", "Call", "HolidayNames", "Payload", "problem", "read_wire"]
+__all__ = [
+    "ENDPOINT",
+    "WIRE_PAYLOAD",
+    "Call",
+    "HolidayNames",
+    "Payload",
+    "Refused",
+    "problem",
+    "read_wire",
+]
 
 ENDPOINT = "GET /availability"
 _WIRE_SLOT = pa.struct(
@@ -47,6 +59,8 @@ WIRE_PAYLOAD = pa.struct(
         ("service_id", pa.string()),
         ("location_id", pa.string()),
         ("timezone", pa.string()),
+        ("start_date", pa.string()),
+        ("days_ahead", pa.int16()),
         ("generated_at", pa.string()),
         ("slot_duration_minutes", pa.int16()),
         ("days", pa.list_(_WIRE_DAY)),
@@ -58,14 +72,17 @@ WIRE_PAYLOAD = pa.struct(
 _ROW_FIELD = "\x1fzimun_row"  # the row tag's key: a control character, which no real key has
 _FAST_FIELDS = [field for field in WIRE_PAYLOAD if field.name != "holidays"]
 _ROW_KEY_JSON = json.dumps(_ROW_FIELD).encode()  # b'"\\u001fzimun_row"'
+_FAST_TYPE = pa.struct(_FAST_FIELDS)  # what read_wire returns, whichever path read a body
 _FAST_SCHEMA = pa.schema([(_ROW_FIELD, pa.int32()), *_FAST_FIELDS])
 _MIN_BLOCK_BYTES = 4 << 20  # Arrow parses blocks on its threads; an object may span only two
 _MAX_BLOCK_BYTES = 2**31 - 1  # Arrow's block size is an int32
 _MAX_HOLIDAY_DATES = 2_000  # distinct dates of days; a year's window over time zones is ~370
+_MIN_HALVED = 4  # a refused batch of at most this many bodies goes to the exact path whole
 _CONVERSION_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError)
 _UTF8_BOM = b"\xef\xbb\xbf"
 
 HolidayNames = dict[tuple[int, str], "str | None"]  # (payload index, date) -> name
+Refused = dict[int, ResponseFormatError]  # payload index -> why its body cannot be used
 
 
 @dataclass(frozen=True)
@@ -101,32 +118,84 @@ class Payload:
 
 def problem(payload: Payload, field: str, what: str) -> ResponseFormatError:
     """The error for a bad ``field`` of ``payload``, naming the endpoint and request id."""
-    return ResponseFormatError(f"{ENDPOINT}: {field} {what} (request_id {payload.request_id})")
+    return ResponseFormatError(what, endpoint=ENDPOINT, field=field, request_id=payload.request_id)
 
 
-def read_wire(payloads: Sequence[Payload]) -> tuple[pa.StructArray, HolidayNames]:
-    """All payloads as one Arrow struct array, and each payload's holiday names by date.
+def read_wire(payloads: Sequence[Payload]) -> tuple[pa.StructArray, HolidayNames, Refused]:
+    """All payloads as one Arrow struct array, each one's holiday names by date, and refusals.
 
-    The array has the fields of :data:`WIRE_PAYLOAD` (read them by name: the fast path leaves
-    ``holidays`` out). Raises ResponseFormatError for the first body that is not an
-    availability object.
+    Row ``i`` of the array is payload ``i``; it has the fields of :data:`WIRE_PAYLOAD` but
+    ``holidays`` (those are the names). A body that is not an availability object (not JSON,
+    not an object, a field of the wrong type) is refused: its row has only null fields, and
+    the returned dict holds its ResponseFormatError, naming the field and request id.
     """
-    fast = _read_fast(payloads) if payloads else None
-    return fast if fast is not None else _read_slow(payloads)
+    lines = [_one_line(payload.body) for payload in payloads]
+    fast = [i for i, line in enumerate(lines) if line is not None]
+    exact = [i for i, line in enumerate(lines) if line is None]
+    bodies = [line for line in lines if line is not None]
+    parts = _read_halving(fast, bodies, payloads) if fast else []
+    if exact:
+        parts.append((exact, *_read_slow([payloads[i] for i in exact])))
+    return _assemble(parts, len(payloads))
+
+
+_Part = tuple[list[int], pa.StructArray, HolidayNames, Refused]  # rows, read with local indices
+
+
+def _assemble(parts: list[_Part], count: int) -> tuple[pa.StructArray, HolidayNames, Refused]:
+    """The parts' rows back in payload order, their indices turned into payload indices."""
+    if len(parts) == 1 and len(parts[0][0]) == count:
+        return parts[0][1:]  # the usual case: one read of all, already in order
+    if not parts:
+        return pa.array([], _FAST_TYPE), {}, {}
+    names: HolidayNames = {}
+    refused: Refused = {}
+    for rows, _, part_names, part_refused in parts:
+        names.update({(rows[i], day): name for (i, day), name in part_names.items()})
+        refused.update({rows[i]: error for i, error in part_refused.items()})
+    order = np.concatenate([np.asarray(rows, dtype=np.int64) for rows, *_ in parts])
+    wire = pa.concat_arrays([part[1] for part in parts]).take(pa.array(np.argsort(order)))
+    return wire, names, refused
 
 
 # -- the fast path: Arrow's JSON reader over every body at once ------------------------------
 
 
+def _read_halving(rows: list[int], lines: list[bytes], payloads: Sequence[Payload]) -> list[_Part]:
+    """``rows`` on the fast path, halving a batch that Arrow refuses until its culprits stand out.
+
+    Batches of at most ``_MIN_HALVED`` bodies that Arrow still refuses go to the exact path,
+    which names what is wrong. One bad body among n costs about three fast reads of the n,
+    not an exact read of all of them.
+    """
+    fast = _read_fast_lines(lines)  # lines[k] is the body of payloads[rows[k]]
+    if fast is not None:
+        return [(rows, *fast, {})]
+    if len(rows) <= _MIN_HALVED:
+        return [(rows, *_read_slow([payloads[i] for i in rows]))]
+    half = len(rows) // 2
+    return _read_halving(rows[:half], lines[:half], payloads) + _read_halving(
+        rows[half:], lines[half:], payloads
+    )
+
+
 def _read_fast(payloads: Sequence[Payload]) -> tuple[pa.StructArray, HolidayNames] | None:
-    text = _ndjson(payloads)
+    """Every payload on the fast path, or None if any of them cannot go there."""
+    lines = [_one_line(payload.body) for payload in payloads]
+    bodies = [line for line in lines if line is not None]
+    return _read_fast_lines(bodies) if bodies and len(bodies) == len(lines) else None
+
+
+def _read_fast_lines(lines: Sequence[bytes]) -> tuple[pa.StructArray, HolidayNames] | None:
+    """One-line bodies read by Arrow at once, or None if Arrow cannot be trusted with them."""
+    text = _ndjson(lines)
     if text is None:
         return None
-    block = max(_MIN_BLOCK_BYTES, 2 * max(len(p.body) for p in payloads) + 64)
+    block = max(_MIN_BLOCK_BYTES, 2 * max(len(line) for line in lines) + 64)
     if block > _MAX_BLOCK_BYTES:
         return None
     table = _read_json(text, pa.schema(_FAST_SCHEMA), block)
-    if table is None or not _rows_line_up(table.column(_FAST_SCHEMA[0].name), len(payloads)):
+    if table is None or not _rows_line_up(table.column(_FAST_SCHEMA[0].name), len(lines)):
         return None
     wire = pa.StructArray.from_arrays(
         [table.column(f.name).combine_chunks() for f in _FAST_FIELDS], fields=_FAST_FIELDS
@@ -135,18 +204,21 @@ def _read_fast(payloads: Sequence[Payload]) -> tuple[pa.StructArray, HolidayName
     return (wire, names) if names is not None else None
 
 
-def _ndjson(payloads: Sequence[Payload]) -> bytes | None:
-    """Every body as one NDJSON line that starts with its row tag, or None.
+def _one_line(body: bytes) -> bytes | None:
+    """The body stripped, if it is one object on one line (else the exact path reads it)."""
+    body = body.strip(b" \t\r\n")  # the same object when there is nothing to strip
+    if not (body.startswith(b"{") and body.endswith(b"}")) or b"\n" in body or b"\r" in body:
+        return None  # a raw line break inside a string would be invalid JSON: be exact
+    return body
 
-    None when the fast path cannot be sure of them: a body that is not one object, a line
-    break inside one, not UTF-8. Built with memoryviews, so the bodies are copied once, into
-    the text itself.
+
+def _ndjson(lines: Sequence[bytes]) -> bytes | None:
+    """Every body as one NDJSON line that starts with its row tag, or None if not UTF-8.
+
+    Built with memoryviews, so the bodies are copied once, into the text itself.
     """
     pieces: list[bytes | memoryview] = []
-    for row, payload in enumerate(payloads):
-        body = payload.body.strip(b" \t\r\n")  # the same object when there is nothing to strip
-        if not (body.startswith(b"{") and body.endswith(b"}")) or b"\n" in body or b"\r" in body:
-            return None  # a raw line break inside a string would be invalid JSON: be exact
+    for row, body in enumerate(lines):
         empty = len(body) < 16 and not body[1:-1].strip()
         tag = b"{%s:%d%s" % (_ROW_KEY_JSON, row, b"" if empty else b",")
         pieces += [tag, memoryview(body)[1:], b"\n"]
@@ -209,33 +281,50 @@ def _fast_holidays(text: bytes, wire: pa.StructArray, block: int) -> HolidayName
 # -- the slow path: json per body, then Arrow from dicts; names what is wrong -----------------
 
 
-def _read_slow(payloads: Sequence[Payload]) -> tuple[pa.StructArray, HolidayNames]:
-    datas = [payload.decoded() for payload in payloads]
-    for payload, data in zip(payloads, datas, strict=True):
+def _read_slow(payloads: Sequence[Payload]) -> tuple[pa.StructArray, HolidayNames, Refused]:
+    """Each body decoded by json; one that is no availability object is refused, not raised.
+
+    A refused body's row is converted from ``{}``: every field null.
+    """
+    refused: Refused = {}
+    datas: list[Any] = []
+    for index, payload in enumerate(payloads):
+        try:
+            data = payload.decoded()
+        except ResponseFormatError as error:
+            refused[index], data = error, {}
         if not isinstance(data, dict):  # a null row would read as a struct of empty fields
-            raise problem(payload, "the body", "is not a JSON object")
+            refused[index], data = problem(payload, "the body", "is not a JSON object"), {}
+        datas.append(data)
     try:
         wire = pa.array(datas, type=WIRE_PAYLOAD)
     except _CONVERSION_ERRORS:
-        raise _culprit(payloads, datas) from None
-    return wire, _slow_holidays(wire.field("holidays"))
+        refused.update(_culprits(payloads, datas, refused))
+        wire = pa.array([{} if i in refused else d for i, d in enumerate(datas)], WIRE_PAYLOAD)
+    names = _slow_holidays(wire.field("holidays"))
+    fast_fields = [wire.field(field.name) for field in _FAST_FIELDS]
+    return pa.StructArray.from_arrays(fast_fields, fields=_FAST_FIELDS), names, refused
 
 
-def _culprit(payloads: Sequence[Payload], datas: list[Any]) -> ResponseFormatError:
-    """The error naming the first bad field, by type, else by converting bodies one by one.
+def _culprits(payloads: Sequence[Payload], datas: list[Any], refused: Refused) -> Refused:
+    """The bodies that keep the batch from converting, each with its first bad field named.
 
-    Types come first: a ``[]`` where an object belongs converts alone, not beside an object.
+    Types come first: a ``[]`` where an object belongs converts alone, not beside an object;
+    then any body that does not convert alone.
     """
-    for payload, data in zip(payloads, datas, strict=True):
-        wrong = _first_wrong(data)
+    found: Refused = {}
+    for index, (payload, data) in enumerate(zip(payloads, datas, strict=True)):
+        wrong = None if index in refused else _first_wrong(data)
         if wrong is not None:
-            return problem(payload, *wrong)
-    for payload, data in zip(payloads, datas, strict=True):
+            found[index] = problem(payload, *wrong)
+    for index, (payload, data) in enumerate(zip(payloads, datas, strict=True)):
+        if index in refused or index in found:
+            continue
         try:
             pa.array([data], type=WIRE_PAYLOAD)
         except _CONVERSION_ERRORS:
-            return problem(payload, "a field", "has an unexpected type")
-    return problem(payloads[0], "a field of some response", "has an unexpected type")
+            found[index] = problem(payload, "a field", "has an unexpected type")
+    return found
 
 
 def _slow_holidays(maps: pa.MapArray) -> HolidayNames:
@@ -255,6 +344,8 @@ _TOP_FIELDS = {
     "service_id": str,
     "location_id": str,
     "timezone": str,
+    "start_date": str,
+    "days_ahead": int,
     "generated_at": str,
     "slot_duration_minutes": int,
     "days": list,
