@@ -39,6 +39,10 @@ EXIT_OK = 0
 EXIT_FAILURE = 1  # also: a snapshot saved without some services (see its errors table)
 EXIT_USAGE = 2
 DEBUG_VARIABLE = "ZIMUN_ANALYTICS_DEBUG"  # set to 1: unexpected errors show their traceback
+# The sandbox's names (sandbox/ratelimit.py), repeated: importing it would load starlette at start.
+RATE_LIMIT_STYLES = ("bucket", "window", "ietf", "none")
+RATE_RESET_FORMS = ("seconds", "epoch")
+RETRY_AFTER_FORMS = ("seconds", "date")
 
 
 def _add_sandbox_options(
@@ -65,6 +69,28 @@ def _add_sandbox_options(
     )
     group.add_argument("--rate-limit", type=float, help="requests/s per client (default 50)")
     group.add_argument("--rate-burst", type=int, help="token bucket size (default 100)")
+    group.add_argument(
+        "--rate-limit-style",
+        choices=RATE_LIMIT_STYLES,
+        help="bucket: X-RateLimit-*; window: fixed windows, X-RateLimit-*; ietf: fixed windows, "
+        "RateLimit/RateLimit-Policy; none: a bucket, no rate headers (default bucket)",
+    )
+    group.add_argument(
+        "--rate-window",
+        type=float,
+        metavar="S",
+        help="window length of the window and ietf styles, seconds (default 1)",
+    )
+    group.add_argument(
+        "--rate-reset",
+        choices=RATE_RESET_FORMS,
+        help="X-RateLimit-Reset as seconds left or as Unix time (default seconds)",
+    )
+    group.add_argument(
+        "--retry-after",
+        choices=RETRY_AFTER_FORMS,
+        help="a 429's Retry-After as seconds or as an HTTP date (default seconds)",
+    )
     group.add_argument("--token-rate-limit", type=int, help="tokens/min per client (default 10)")
     group.add_argument("--token-ttl", type=float, help="token lifetime, seconds (default 3600)")
     group.add_argument(
@@ -84,6 +110,10 @@ _SANDBOX_OPTIONS = {  # argparse dest -> Sandbox keyword
     "fault_rate": "fault_rate",
     "rate_limit": "rate_limit",
     "rate_burst": "rate_burst",
+    "rate_limit_style": "rate_limit_style",
+    "rate_window": "rate_window",
+    "rate_reset": "rate_reset",
+    "retry_after": "retry_after",
     "token_rate_limit": "token_rate_limit",
     "token_ttl": "token_ttl",
     "omit_full_slots": "omit_full_slots",

@@ -2,8 +2,9 @@
 
 The outer :class:`SandboxMiddleware` does what every API response shares, in this order:
 request id → injected latency → injected 5xx (before any processing) → the per-client rate
-limit → the endpoint → ``X-Request-Id`` and ``X-RateLimit-*`` headers → injected dropped
-connection (*after* processing, which is what makes idempotency keys matter).
+limit → the endpoint → ``X-Request-Id`` and the rate headers of the style (see
+:mod:`.ratelimit`) → injected dropped connection (*after* processing, which is what makes
+idempotency keys matter).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from .errors import ApiError
 from .openapi import build_openapi
 from .routes import ROUTES
 from .state import SandboxSettings, SandboxState
-from .web import error_response, json_response
+from .web import error_response, json_response, rate_limited
 
 __all__ = ["InjectedDrop", "create_app"]
 
@@ -80,16 +81,11 @@ class SandboxMiddleware:
                 int(fault), "internal", "injected fault: the sandbox pretends to be broken"
             )
         if scope["path"].startswith("/api/"):
-            # after the fault check: a request answered by a fault takes nothing from the bucket
-            bucket = self.state.api_limits.take(self._rate_key(scope))
-            scope["state"]["rate_headers"] = bucket.headers()
-            if not bucket.allowed:
-                return ApiError(
-                    429,
-                    "rate_limited",
-                    f"too many requests; retry after {bucket.retry_after_s} s",
-                    headers={"Retry-After": str(bucket.retry_after_s)},
-                )
+            # after the fault check: a request answered by a fault counts against no limit
+            decision = self.state.api_limits.take(self._rate_key(scope))
+            scope["state"]["rate_headers"] = decision.headers()
+            if not decision.allowed:
+                return rate_limited(decision, "requests")
         return None
 
     async def _delay_and_pick_fault(self) -> str | None:

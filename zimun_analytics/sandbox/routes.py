@@ -32,6 +32,7 @@ from .web import (
     query_date,
     query_id,
     query_int,
+    rate_limited,
     sandbox_state,
 )
 from .world import ApiClient
@@ -86,10 +87,10 @@ async def token(request: Request) -> Response:
         client_id, secret, by_basic = _client_credentials(request, form)
     except ValueError as exc:
         return _oauth_error(400, "invalid_request", str(exc))
-    bucket = state.token_limits.take(f"token:{client_id}")
-    request.scope["state"]["rate_headers"] = bucket.headers()
-    if not bucket.allowed:
-        raise _rate_limited(bucket.retry_after_s, "token requests")
+    decision = state.token_limits.take(f"token:{client_id}")
+    request.scope["state"]["rate_headers"] = decision.headers()
+    if not decision.allowed:
+        raise rate_limited(decision, "token requests")
     client = state.world.clients.get(client_id)
     if client is None or not secrets.compare_digest(client.client_secret, secret):
         headers = {"WWW-Authenticate": 'Basic realm="zimun"'} if by_basic else None
@@ -118,15 +119,6 @@ def _grant(state: SandboxState, client: ApiClient, form: dict[str, str]) -> Resp
             "organization_id": client.organization_id,
         },
         headers=_NO_STORE,
-    )
-
-
-def _rate_limited(retry_after_s: int, what: str) -> ApiError:
-    return ApiError(
-        429,
-        "rate_limited",
-        f"too many {what}; retry after {retry_after_s} s",
-        headers={"Retry-After": str(retry_after_s)},
     )
 
 

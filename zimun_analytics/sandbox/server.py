@@ -71,9 +71,26 @@ class Sandbox:
     fault_rate
         Share of API requests answered 500/502/503 or dropped after processing.
     rate_limit, rate_burst
-        Per-client token bucket for ``/api/v1`` (requests per second, bucket size).
+        Per-client limit of ``/api/v1``: requests per second, and the token bucket's size
+        (the ``window`` and ``ietf`` styles ignore ``rate_burst``).
+    rate_limit_style
+        How the limit is counted and told (real time, not the sandbox clock):
+        ``"bucket"`` (default) a token bucket with ``X-RateLimit-Limit/Remaining/Reset``
+        (reset: seconds until full); ``"window"`` fixed windows of ``rate_window`` seconds
+        aligned to the Unix epoch, each allowing ``max(1, round(rate_limit * rate_window))``
+        requests, with ``X-RateLimit-*`` (reset: when the window ends); ``"ietf"`` the same
+        windows told by ``RateLimit-Policy`` and ``RateLimit`` (IETF draft); ``"none"`` the
+        token bucket, told by no header (only 429s with ``Retry-After``).
+    rate_window
+        Window length of the ``window`` and ``ietf`` styles, seconds (0-3600, default 1).
+    rate_reset
+        ``X-RateLimit-Reset`` as ``"seconds"`` left (default) or ``"epoch"``, the Unix time;
+        both are whole numbers rounded up.
+    retry_after
+        A 429's ``Retry-After`` as whole ``"seconds"`` (default) or a ``"date"`` (HTTP date).
     token_rate_limit
-        Tokens per minute per client at ``/oauth/token``.
+        Tokens per minute per client at ``/oauth/token`` (a bucket as big, in every style,
+        told in the style's headers).
     token_ttl
         Lifetime of access tokens, seconds (by the sandbox clock).
     omit_full_slots

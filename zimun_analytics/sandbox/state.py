@@ -8,7 +8,16 @@ from datetime import datetime, timedelta
 
 from .clock import SandboxClock, parse_instant
 from .engine import BookingEngine
-from .ratelimit import RateLimiter
+from .ratelimit import (
+    RATE_LIMIT_STYLES,
+    RATE_RESET_FORMS,
+    RETRY_AFTER_FORMS,
+    RateLimitStyle,
+    ResetForm,
+    RetryAfterForm,
+    api_limiter,
+    token_limiter,
+)
 from .stores import IdempotencyStore, TokenStore
 from .world import World, build_world
 
@@ -16,6 +25,11 @@ __all__ = ["SandboxSettings", "SandboxState"]
 
 DEFAULT_RATE_LIMIT_PER_S = 50.0
 DEFAULT_RATE_BURST = 100
+DEFAULT_RATE_LIMIT_STYLE: RateLimitStyle = "bucket"
+DEFAULT_RATE_WINDOW_S = 1.0
+MAX_RATE_WINDOW_S = 3600.0
+DEFAULT_RATE_RESET: ResetForm = "seconds"
+DEFAULT_RETRY_AFTER: RetryAfterForm = "seconds"
 DEFAULT_TOKEN_RATE_LIMIT_PER_MIN = 10
 DEFAULT_TOKEN_TTL_S = 3600
 CLOSED_DAY_OFFSET_DAYS = 9  # Berlin's "closed" override lands inside a 14-day window
@@ -50,6 +64,10 @@ class SandboxSettings:
     fault_rate: float = 0.0
     rate_limit: float = DEFAULT_RATE_LIMIT_PER_S
     rate_burst: int = DEFAULT_RATE_BURST
+    rate_limit_style: RateLimitStyle = DEFAULT_RATE_LIMIT_STYLE
+    rate_window: float = DEFAULT_RATE_WINDOW_S
+    rate_reset: ResetForm = DEFAULT_RATE_RESET
+    retry_after: RetryAfterForm = DEFAULT_RETRY_AFTER
     token_rate_limit: int = DEFAULT_TOKEN_RATE_LIMIT_PER_MIN
     token_ttl: float = DEFAULT_TOKEN_TTL_S
     omit_full_slots: bool = False
@@ -68,12 +86,30 @@ class SandboxSettings:
             problems.append(
                 "rate_limit must be > 0 and finite, rate_burst and token_rate_limit >= 1"
             )
+        problems += self._rate_style_problems()
         if not 0 < self.token_ttl <= MAX_TOKEN_TTL_S:
             problems.append(f"token_ttl must be 0-{MAX_TOKEN_TTL_S:g} seconds")
         if self.now is not None:
             problems += _clock_problems(self.now)
         if problems:
             raise ValueError("; ".join(problems))
+
+    def _rate_style_problems(self) -> list[str]:
+        problems = [
+            f"{name} must be one of {', '.join(allowed)}, got {value!r}"
+            for name, value, allowed in [
+                ("rate_limit_style", self.rate_limit_style, RATE_LIMIT_STYLES),
+                ("rate_reset", self.rate_reset, RATE_RESET_FORMS),
+                ("retry_after", self.retry_after, RETRY_AFTER_FORMS),
+            ]
+            if value not in allowed
+        ]
+        if not 0 < self.rate_window <= MAX_RATE_WINDOW_S:
+            problems.append(
+                f"rate_window must be > 0 and at most {MAX_RATE_WINDOW_S:g} seconds, "
+                f"got {self.rate_window!r}"
+            )
+        return problems
 
     @property
     def jitter_ms(self) -> float:
@@ -95,8 +131,20 @@ class SandboxState:
         self.engine = BookingEngine(world, self.clock, settings.seed)
         self.tokens = TokenStore()
         self.idempotency = IdempotencyStore()
-        self.api_limits = RateLimiter(settings.rate_limit, settings.rate_burst)
-        self.token_limits = RateLimiter(settings.token_rate_limit / 60, settings.token_rate_limit)
+        self.api_limits = api_limiter(
+            settings.rate_limit_style,
+            rate_per_s=settings.rate_limit,
+            burst=settings.rate_burst,
+            window_s=settings.rate_window,
+            reset=settings.rate_reset,
+            retry_after=settings.retry_after,
+        )
+        self.token_limits = token_limiter(
+            settings.token_rate_limit,
+            settings.rate_limit_style,
+            reset=settings.rate_reset,
+            retry_after=settings.retry_after,
+        )
 
     @property
     def world(self) -> World:

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .errors import ApiError
+from .ratelimit import Decision
 from .state import SandboxState
 from .stores import TokenGrant
 
@@ -30,6 +31,7 @@ __all__ = [
     "query_date",
     "query_id",
     "query_int",
+    "rate_limited",
     "sandbox_state",
 ]
 
@@ -44,6 +46,16 @@ def json_response(
     """A JSON response (UTF-8, no ASCII escaping)."""
     body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
     return Response(body, status, headers=headers, media_type="application/json")
+
+
+def rate_limited(decision: Decision, what: str) -> ApiError:
+    """The 429 of a refused request, with its ``Retry-After`` (seconds or a date)."""
+    return ApiError(
+        429,
+        "rate_limited",
+        f"too many {what}; retry after {decision.retry_after_s} s",
+        headers={"Retry-After": decision.retry_after()},
+    )
 
 
 def error_response(request: Request, error: ApiError) -> Response:
