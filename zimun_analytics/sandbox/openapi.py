@@ -119,14 +119,47 @@ TAG_ORDER = tuple(name for name, _ in TAGS)
 
 HEADERS = (  # name, description, type, always present where listed
     ("X-Request-Id", "Id of this request; an error's `request_id` equals it.", "string", True),
-    ("X-RateLimit-Limit", "Size (burst) of the client's token bucket.", "integer", False),
-    ("X-RateLimit-Remaining", "Requests left in the bucket.", "integer", False),
-    ("X-RateLimit-Reset", "Seconds until the bucket is full again.", "number", False),
-    ("Retry-After", "Whole seconds to wait before retrying.", "integer", True),
+    (
+        "X-RateLimit-Limit",
+        "`bucket` style: size (burst) of the client's token bucket; `window` style: requests"
+        " per window.",
+        "integer",
+        False,
+    ),
+    ("X-RateLimit-Remaining", "Requests left in the bucket or window.", "integer", False),
+    (
+        "X-RateLimit-Reset",
+        "Seconds until the bucket is full again (`bucket`) or the window ends (`window`), rounded"
+        " up; with `--rate-reset epoch` that moment as a Unix time.",
+        "integer",
+        False,
+    ),
+    (
+        "RateLimit-Policy",
+        '`ietf` style (draft-ietf-httpapi-ratelimit-headers): `"default";q=<requests per'
+        " window>;w=<window seconds>`.",
+        "string",
+        False,
+    ),
+    (
+        "RateLimit",
+        '`ietf` style: `"default";r=<requests left>;t=<seconds until the window ends>`.',
+        "string",
+        False,
+    ),
+    (
+        "Retry-After",
+        "Whole seconds to wait before retrying, or with `--retry-after date` the HTTP date"
+        " (RFC 9110) to wait until.",
+        "string",
+        True,
+    ),
     ("Idempotent-Replayed", "`true` on a replay of the key's first response.", "string", False),
     ("WWW-Authenticate", '`Bearer error="invalid_token"`.', "string", True),
 )
-RESPONSE_HEADERS = tuple(name for name, *_ in HEADERS if name.startswith("X-"))  # on every one
+RATE_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
+IETF_RATE_HEADERS = ("RateLimit-Policy", "RateLimit")
+RESPONSE_HEADERS = ("X-Request-Id", *RATE_HEADERS, *IETF_RATE_HEADERS)  # may be on every one
 
 DESCRIPTION = f"""\
 A local emulation ("sandbox") of the Zimun booking API. Flow: token -> availability ->
@@ -137,7 +170,12 @@ A local emulation ("sandbox") of the Zimun booking API. Flow: token -> availabil
   use the location's offset; `expires_at`, `created_at`, `updated_at`, `generated_at` are UTC.
 * IDs are opaque strings with a prefix: `o_`, `l_`, `s_`, `h_`, `a_`.
 * Every response carries `X-Request-Id`; an error envelope's `request_id` equals it.
-* A token bucket per client: API and token responses carry `X-RateLimit-*`, a 429 `Retry-After`.
+* Rate limits per client, in the style the sandbox was started with (`--rate-limit-style`):
+  `bucket` (default), a token bucket: API and token responses carry `X-RateLimit-*`;
+  `window`, fixed windows aligned to the Unix epoch, also told by `X-RateLimit-*`;
+  `ietf`, the same windows told by `RateLimit-Policy` and `RateLimit`; `none`, a token bucket
+  told by no header. `X-RateLimit-Reset` is seconds, or a Unix time (`--rate-reset epoch`).
+  A 429 carries `Retry-After`: whole seconds, or an HTTP date (`--retry-after date`).
 * `POST` and `PATCH` accept `Idempotency-Key`; replays carry `Idempotent-Replayed: true`.
 * The `/_sandbox/*` endpoints and `/openapi.json` exist only in the sandbox and need no token.
 """

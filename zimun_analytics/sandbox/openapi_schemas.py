@@ -49,7 +49,7 @@ ERROR_CODES = (
     ("hold_expired", "410", f"the hold is older than {HOLD_TTL_MINUTES} minutes, or was released"),
     ("validation_error", "422", "field-level problems, listed in `details`"),
     ("idempotency_key_reused", "422", "same `Idempotency-Key` with a different body"),
-    ("rate_limited", "429", "too many requests; wait `Retry-After` seconds"),
+    ("rate_limited", "429", "too many requests; wait as `Retry-After` says"),
     ("internal", "5XX", "server fault"),
 )
 
