@@ -88,7 +88,7 @@ class XRateLimitHeaders:
     a window's end on a whole second is written as exactly that second.
     """
 
-    reset: ResetForm = "seconds"
+    reset: ResetForm
 
     def headers(self, count: Count) -> dict[str, str]:
         """The ``bucket`` and ``window`` styles' headers."""
@@ -217,7 +217,7 @@ class Decision:
 
     count: Count
     style: HeaderStyle
-    retry_after_form: RetryAfterForm = "seconds"
+    retry_after_form: RetryAfterForm
 
     @property
     def allowed(self) -> bool:
@@ -245,9 +245,7 @@ class Decision:
 class RateLimiter:
     """A counter and the way responses tell its counts; see :func:`api_limiter`."""
 
-    def __init__(
-        self, counter: Counter, style: HeaderStyle, retry_after: RetryAfterForm = "seconds"
-    ) -> None:
+    def __init__(self, counter: Counter, style: HeaderStyle, retry_after: RetryAfterForm) -> None:
         self.counter = counter
         self.style = style
         self.retry_after = retry_after
@@ -271,8 +269,8 @@ def api_limiter(
     rate_per_s: float,
     burst: int,
     window_s: float,
-    reset: ResetForm = "seconds",
-    retry_after: RetryAfterForm = "seconds",
+    reset: ResetForm,
+    retry_after: RetryAfterForm,
 ) -> RateLimiter:
     """The per-client limit of ``/api/v1`` in ``style``.
 
@@ -307,8 +305,8 @@ def token_limiter(
     per_minute: int,
     style: RateLimitStyle,
     *,
-    reset: ResetForm = "seconds",
-    retry_after: RetryAfterForm = "seconds",
+    reset: ResetForm,
+    retry_after: RetryAfterForm,
 ) -> RateLimiter:
     """The token endpoint's own bucket (``per_minute``, as big), told in the API's style."""
     return RateLimiter(
