@@ -258,7 +258,7 @@ def test_details_are_normalised():
         ({"RETRY-AFTER": "1.5"}, 1.5),
         ({"Retry-After": " 3 "}, 3.0),
         ({"Retry-After": "0"}, 0.0),
-        ({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, None),
+        ({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, 0.0),  # an HTTP date, past
         ({"Retry-After": "soon"}, None),
         ({"Retry-After": ""}, None),
         ({"Retry-After": "-3"}, None),

@@ -1,11 +1,9 @@
-"""Retry rules as tables, and the shared rate limiter fed by X-RateLimit headers."""
+"""Retry rules as tables."""
 
-import anyio
 import pytest
 
 from zimun_analytics.config import INITIAL_RETRY_DELAY_S, MAX_RETRY_AFTER_S, MAX_RETRY_DELAY_S
 from zimun_analytics.retries import (
-    RateLimiter,
     is_retryable_status,
     parse_retry_after,
     retry_delay,
@@ -44,7 +42,8 @@ def test_is_retryable_status(status, expected):
         ({}, None),
         ({"Retry-After": "soon"}, None),
         ({"Retry-After": "-1"}, None),
-        ({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, None),
+        ({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, 0.0),  # a date long past
+        ({"Retry-After": "Wed, 32 Oct 2015 07:28:00 GMT"}, None),
         ({"Retry-After": "nan"}, None),
     ],
 )
@@ -81,48 +80,7 @@ def test_retry_delay_ignores_an_absurd_retry_after():
     assert delay == INITIAL_RETRY_DELAY_S
 
 
-def _headers(limit, remaining, reset):
-    return {
-        "x-ratelimit-limit": str(limit),
-        "x-ratelimit-remaining": str(remaining),
-        "x-ratelimit-reset": str(reset),
-    }
-
-
-def test_limiter_lets_everything_through_until_it_knows_the_limits():
-    limiter = RateLimiter()
-    assert limiter._wait_s(0.0) == 0.0
-    assert limiter.capacity is None
-
-
-def test_limiter_learns_rate_without_overestimating():
-    limiter = RateLimiter()
-    limiter.observe(_headers(100, 99, 1))  # 1 used, reset rounded up: 1/s, an underestimate
-    limiter.observe(_headers(100, 0, 2))  # 100 used over 2 s: 50/s
-    limiter.observe(_headers(100, 60, 1))  # 40/s is lower: keep the best estimate
-    assert limiter.capacity == 100
-    assert limiter.rate_per_s == 50
-
-
-def test_limiter_waits_when_the_bucket_is_empty():
-    limiter = RateLimiter()
-    limiter.observe(_headers(10, 0, 1))  # rate 10/s, nothing left
-    assert limiter._wait_s(limiter._at) == pytest.approx(0.1)
-
-
-def test_limiter_blocks_everyone_after_a_429():
-    limiter = RateLimiter()
-    limiter.block_for(2.0)
-    assert limiter._wait_s(limiter._blocked_until - 1.5) == pytest.approx(1.5)
-
-
-def test_acquire_returns_at_once_with_tokens_left():
-    limiter = RateLimiter()
-    limiter.observe(_headers(10, 5, 1))
-
-    async def take_three():
-        for _ in range(3):
-            await limiter.acquire()
-
-    anyio.run(take_three)
-    assert limiter._tokens <= 2.01
+def test_parse_retry_after_reads_an_http_date_from_now():
+    # 2015-10-21T07:28:00Z is 1445412480 in Unix time
+    headers = {"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}
+    assert parse_retry_after(headers, wall_now=1445412478.5) == pytest.approx(1.5)

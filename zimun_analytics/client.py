@@ -47,7 +47,8 @@ from .errors import (
     make_status_error,
 )
 from .models import Appointment, Availability, Hold, Location, Organization, Service
-from .retries import RateLimiter, is_retryable_status, jitter, retry_delay
+from .pacing import RateLimiter
+from .retries import is_retryable_status, jitter, retry_delay
 from .timeouts import SlowBodyTimeout, minimum_rate_hook, request_timeout
 
 __all__ = ["AsyncZimunClient", "check_email"]
@@ -286,10 +287,12 @@ class AsyncZimunClient:
         url = self.base_url + path
         retries_taken = 0
         while True:
-            await self.limiter.acquire()
+            ticket = await self.limiter.acquire()
             started = time.perf_counter()
             progress.attempts += 1
-            error, response_headers = await self._attempt(method, path, url, params, body, headers)
+            error, response_headers = await self._attempt(
+                method, path, url, params, body, headers, ticket
+            )
             if isinstance(error, httpx.Response):
                 if raw:
                     return error.content, error.headers.get("x-request-id")
@@ -323,6 +326,7 @@ class AsyncZimunClient:
         params: dict[str, Any] | None,
         body: dict[str, Any] | None,
         headers: dict[str, str],
+        ticket: int,
     ) -> tuple[httpx.Response | APIError, Mapping[str, str]]:
         """One attempt: the response if it succeeded, else the error and response headers."""
         try:
@@ -347,7 +351,7 @@ class AsyncZimunClient:
             ), {}
         except APIStatusError as exc:  # the token endpoint failed inside the auth flow
             return exc, {}
-        self.limiter.observe(response.headers)
+        self.limiter.observe(ticket, response.status_code, response.headers)
         request_id = response.headers.get("x-request-id")
         log.debug("%s %s -> %d (request_id %s)", method, path, response.status_code, request_id)
         if response.status_code in SUCCESS_STATUSES:  # not is_success: a 299 is no success

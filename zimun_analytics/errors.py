@@ -38,8 +38,11 @@ and the request id.
 
 from __future__ import annotations
 
+import email.utils
 import math
+import time
 from collections.abc import Mapping
+from datetime import timezone
 from http import HTTPStatus
 from typing import Any, ClassVar
 
@@ -493,16 +496,31 @@ def _is_oauth_body(body: object) -> bool:
     return isinstance(body, Mapping) and isinstance(body.get("error"), str)
 
 
-def parse_retry_after(headers: Mapping[str, str] | None) -> float | None:
-    """Seconds from a ``Retry-After`` header; None when absent, an HTTP-date or garbage."""
+def parse_retry_after(
+    headers: Mapping[str, str] | None, wall_now: float | None = None
+) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delay-seconds or an HTTP date (RFC 9110).
+
+    None when absent or garbage. A date is measured from ``wall_now`` (the present Unix
+    time, ``time.time()`` by default); one already past means 0.
+    """
     value = next(
         (v for k, v in (headers or {}).items() if k.lower() == "retry-after"),
         None,
     )
-    try:
-        seconds = float(value) if value is not None else math.nan
-    except ValueError:
+    if value is None:
         return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:  # RFC 9110 dates are GMT
+            when = when.replace(tzinfo=timezone.utc)  # noqa: UP017 (a name UTC would look public)
+        now = time.time() if wall_now is None else wall_now
+        seconds = max(0.0, when.timestamp() - now)
     return seconds if math.isfinite(seconds) and seconds >= 0 else None
 
 
