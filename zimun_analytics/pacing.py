@@ -36,8 +36,9 @@ __all__ = ["Quota", "RateLimiter", "read_quota"]
 
 # A reset larger than this is a Unix time (GitHub's style), not seconds from now.
 _EPOCH_RESET_FROM = 1_000_000_000
-# Answers this recent bound what is left (a network reorders within far less).
-_RECENT_S = 0.3
+# Answers this recent bound what is left: answers overtake each other within about the
+# network's jitter, and an older bound, refilled by a rate estimated from below, is too low.
+_RECENT_S = 0.05
 # Refill is measured over at least this long, from readings at most _HISTORY_S old.
 _MIN_MEASURE_S = 0.05
 _HISTORY_S = 2.0
@@ -184,6 +185,7 @@ class RateLimiter:
         self.refill_per_s = 0.0  # measured from the readings
         self._refill_floor = 0.0  # a bucket's reset bound
         self._windows = False  # the quota comes back whole at each reset, not bit by bit
+        self._window_end: float | None = None  # the earliest reset of this window's answers
         self._probe: tuple[int, float] | None = None  # (ticket, sent at) after a reset
         # servers that state nothing: learned from 429s
         self.headerless_rate: float | None = None
@@ -253,7 +255,7 @@ class RateLimiter:
         tokens = min(tokens, limit)
         if tokens >= 1:
             return 0.0
-        reset_at = reading.reset_at
+        reset_at = self._window_end if self._windows else reading.reset_at
         if reset_at is not None and now >= reset_at:
             # the quota should be whole again: one request goes to see it
             if self._probe is None or self._probe[0] <= reading.ticket:
@@ -321,9 +323,15 @@ class RateLimiter:
             self._refill_floor = max(0.0, (quota.limit - quota.remaining - 1) / quota.reset_s)
         if last is not None and self._new_quota(last, reading):
             self._history.clear()  # refills across it are no rate: measure afresh
-            if self._windows:
-                self._recent.clear()  # a new window: what the old one had left is gone
+            # a new window: what the old one had left is gone; a full bucket: it refills
+            # faster than anyone sends, so what older answers left matters no more
+            self._recent.clear()
+            self._window_end = None
         self._recent.append(reading)
+        if reading.reset_at is not None:
+            # a reset in whole seconds is rounded up: the earliest end any answer of this
+            # window implies is the nearest to the real one
+            self._window_end = min(self._window_end or math.inf, reading.reset_at)
         if not self._windows:
             self._measure(reading)
         self._history.append(reading)
@@ -337,7 +345,7 @@ class RateLimiter:
         if not self._windows:
             # a full bucket throws away what it would refill
             return limit is not None and remaining >= limit - 1
-        last_reset = last.reset_at
+        last_reset = self._window_end
         if last_reset is not None and reading.at >= last_reset:
             return True
         # a reset rounded up may come later than the real one: a jump by half the quota
