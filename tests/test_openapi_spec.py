@@ -49,6 +49,8 @@ CONTRACT_OPERATIONS = [
     ("get", "/_sandbox/outbox"),
     ("get", "/_sandbox/clock"),
     ("post", "/_sandbox/clock"),
+    ("get", "/_sandbox/traffic"),
+    ("delete", "/_sandbox/traffic"),
     ("get", "/openapi.json"),
 ]
 # The contract's error table, status -> codes.

@@ -48,6 +48,8 @@ CONTRACT_OPERATIONS = {
     ("/_sandbox/outbox", "get"),
     ("/_sandbox/clock", "get"),
     ("/_sandbox/clock", "post"),
+    ("/_sandbox/traffic", "get"),
+    ("/_sandbox/traffic", "delete"),
 }
 
 

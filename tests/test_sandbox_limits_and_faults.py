@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -340,3 +341,30 @@ def test_latency_still_answers_correctly(make_sandbox, make_api):
     response = api.http.get("/api/v1/organization")
     assert response.status_code == 200
     assert response.json()["organization_id"] == "o_demo"
+
+
+def test_traffic_counts_what_the_server_saw(make_sandbox: Callable[..., Sandbox]) -> None:
+    """Sequential calls over one connection, then a concurrent burst: requests, most in flight
+    and connections as the server saw them; DELETE starts the counts again."""
+    sb = make_sandbox(latency_ms=30, latency_jitter_ms=0)
+    url = f"{sb.base_url}/api/v1/organization"
+    with httpx.Client(timeout=TIMEOUT_S) as http:
+        http.delete(f"{sb.base_url}/_sandbox/traffic")
+        for _ in range(3):
+            assert http.get(url).status_code == 401
+        seen = http.get(f"{sb.base_url}/_sandbox/traffic").json()
+    assert seen == {"requests": 3, "in_flight": 0, "most_in_flight": 1, "connections": 1}
+
+    async def burst() -> None:
+        limits = httpx.Limits(max_connections=8)
+        async with httpx.AsyncClient(timeout=TIMEOUT_S, limits=limits) as http:
+            await asyncio.gather(*(http.get(url) for _ in range(40)))
+
+    reset = httpx.delete(f"{sb.base_url}/_sandbox/traffic", timeout=TIMEOUT_S).json()
+    assert reset["requests"] == 0
+    asyncio.run(burst())
+    seen = httpx.get(f"{sb.base_url}/_sandbox/traffic", timeout=TIMEOUT_S).json()
+    assert seen["requests"] == 40
+    assert seen["in_flight"] == 0
+    assert 2 <= seen["most_in_flight"] <= 8  # the client's pool bounds it
+    assert 2 <= seen["connections"] <= 8

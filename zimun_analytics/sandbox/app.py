@@ -67,12 +67,19 @@ class SandboxMiddleware:
         path: str = scope["path"]
         is_api = path.startswith("/api/") or path == "/oauth/token"
         scope.setdefault("state", {})["request_id"] = "req_" + secrets.token_hex(8)
-        fault = await self._delay_and_pick_fault() if is_api else None
-        refusal = self._refusal(scope, fault)
-        if refusal is not None:
-            await self._send_error(scope, receive, send, refusal)
+        if not is_api:
+            await self.app(scope, receive, self._decorate(scope, send, drop=False))
             return
-        await self.app(scope, receive, self._decorate(scope, send, drop=fault == "drop"))
+        self.state.traffic.started(scope.get("client"))
+        try:
+            fault = await self._delay_and_pick_fault()
+            refusal = self._refusal(scope, fault)
+            if refusal is not None:
+                await self._send_error(scope, receive, send, refusal)
+                return
+            await self.app(scope, receive, self._decorate(scope, send, drop=fault == "drop"))
+        finally:
+            self.state.traffic.ended()
 
     def _refusal(self, scope: Scope, fault: str | None) -> ApiError | None:
         """The error to answer with before any processing: an injected 5xx, else a 429."""

@@ -70,6 +70,8 @@ OTHER_OPERATIONS = (
     ("GET /_sandbox/outbox", "getOutbox", "", "200 Outbox"),
     ("GET /_sandbox/clock", "getClock", "", "200 Clock"),
     ("POST /_sandbox/clock", "advanceClock", "", "200 ClockAdvanced"),
+    ("GET /_sandbox/traffic", "getTraffic", "", "200 Traffic"),
+    ("DELETE /_sandbox/traffic", "resetTraffic", "", "200 Traffic"),
     ("GET /openapi.json", "getOpenapi", "", "200 OpenApiDocument"),
 )
 QUERY_PARAMS = {
@@ -103,6 +105,9 @@ DESCRIPTIONS = {
     "updateAppointment": "Reschedule (`appointment_time`) or cancel (`status`); the contact is"
     " emailed. Cancelling twice is a no-op 200.",
     "advanceClock": "Moves the sandbox clock; with `simulate` the demand model books slots.",
+    "getTraffic": "What the API and token endpoint were asked since the last reset, as the"
+    " server saw it: for measuring a client's concurrency and connection reuse.",
+    "resetTraffic": "Starts the counts again and returns them.",
 }
 
 ERROR_HEADERS = {"401": ("WWW-Authenticate",), "429": ("Retry-After",)}

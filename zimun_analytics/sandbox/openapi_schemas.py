@@ -305,6 +305,12 @@ def _sandbox_schemas() -> Json:
         "advance_seconds": {"type": "number", "minimum": 0, "description": "Seconds to move on."},
         "simulate": _bool("Let the demand model book free slots over the span.", default=False),
     }
+    traffic = {
+        "requests": integer("API and token requests since the last reset.", 0),
+        "in_flight": integer("Requests being answered now.", 0),
+        "most_in_flight": integer("The most answered at one time: the client's concurrency.", 0),
+        "connections": integer("Distinct client sockets (address and port) used.", 0),
+    }
     outbox = _array(schema_ref("OutboxMessage"), "One per state change (none for a re-cancel).")
     return {
         "OutboxMessage": _obj(message),
@@ -312,6 +318,7 @@ def _sandbox_schemas() -> Json:
         "Clock": _obj(clock),
         "ClockAdvance": _obj(advance, ("advance_seconds",)),
         "ClockAdvanced": _obj({**clock, "booked": integer("Appointments the model booked.", 0)}),
+        "Traffic": _obj(traffic),
         "OpenApiDocument": {"type": "object", "description": "An OpenAPI 3.1 document."},
     }
 

@@ -218,6 +218,14 @@ async def clock(request: Request) -> Response:
     )
 
 
+async def traffic(request: Request) -> Response:
+    """GET or DELETE /_sandbox/traffic: what the API was asked since the last reset."""
+    counts = sandbox_state(request).traffic
+    if request.method == "DELETE":
+        counts.reset()
+    return json_response(counts.as_json())
+
+
 def _clock_fields(fields: FieldChecker) -> tuple[float, bool]:
     seconds = fields.body.get("advance_seconds", 0)
     simulate = fields.body.get("simulate", False)
@@ -244,4 +252,5 @@ ROUTES: list[tuple[str, Endpoint, list[str]]] = [
     ("/api/v1/appointments/{appointment_id}", booking_routes.patch_appointment, ["PATCH"]),
     ("/_sandbox/outbox", outbox, ["GET"]),
     ("/_sandbox/clock", clock, ["GET", "POST"]),
+    ("/_sandbox/traffic", traffic, ["GET", "DELETE"]),
 ]

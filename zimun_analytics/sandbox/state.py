@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from .clock import SandboxClock, parse_instant
@@ -117,6 +117,44 @@ class SandboxSettings:
         return self.latency_ms / 5 if self.latency_jitter_ms is None else self.latency_jitter_ms
 
 
+@dataclass
+class Traffic:
+    """What the API has been asked since the last reset: for benchmarks and tests of clients.
+
+    ``requests`` counts API and token requests; ``in_flight`` those being answered now,
+    ``most_in_flight`` the most at any one time (a client's concurrency, as the server sees
+    it); ``connections`` the distinct client sockets (address and port) they came over.
+    """
+
+    requests: int = 0
+    in_flight: int = 0
+    most_in_flight: int = 0
+    peers: set[tuple[str, int]] = field(default_factory=set)
+
+    def started(self, peer: tuple[str, int] | None) -> None:
+        self.requests += 1
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        if peer is not None:
+            self.peers.add(peer)
+
+    def ended(self) -> None:
+        self.in_flight -= 1
+
+    def reset(self) -> None:
+        """Counts start again; requests being answered stay in flight."""
+        self.requests, self.most_in_flight = 0, self.in_flight
+        self.peers.clear()
+
+    def as_json(self) -> dict[str, int]:
+        return {
+            "requests": self.requests,
+            "in_flight": self.in_flight,
+            "most_in_flight": self.most_in_flight,
+            "connections": len(self.peers),
+        }
+
+
 class SandboxState:
     """World, clock, booking engine, token and idempotency stores and rate limiters."""
 
@@ -131,6 +169,7 @@ class SandboxState:
         self.engine = BookingEngine(world, self.clock, settings.seed)
         self.tokens = TokenStore()
         self.idempotency = IdempotencyStore()
+        self.traffic = Traffic()
         self.api_limits = api_limiter(
             settings.rate_limit_style,
             rate_per_s=settings.rate_limit,
