@@ -8,6 +8,7 @@ tests about limits ever see a 429.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -328,15 +329,19 @@ class MisbehavingServer:
     - ``"token"``: answer a token at once (keep-alive);
     - ``"never"``: accept and read the request, never answer (also every unlisted path);
     - ``"headers"``: send a 200's headers promising a body, then nothing;
-    - ``"drip"``: send the headers, then the body one byte a second.
+    - ``"drip"``: send the headers, then the body one byte a second;
+    - ``"garbage"``: answer bytes that are not HTTP; ``"hangup"``: close without answering;
+      ``"truncated"``: promise 1,000 bytes of body, send 10 and close;
+    - ``"gzip"``: the token body gzip-encoded; ``"chunked"``: it in chunked encoding.
 
-    ``seen`` lists ``METHOD /path`` of every request read; ``open_connections`` counts those
-    the client has not closed yet.
+    ``seen`` lists ``METHOD /path`` of every request read; ``accepted`` counts connections
+    opened, ``open_connections`` those the client has not closed yet.
     """
 
     def __init__(self, routes: dict[str, str]) -> None:
         self.routes = routes
         self.seen: list[str] = []
+        self.accepted = 0
         self.open_connections = 0
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -366,6 +371,7 @@ class MisbehavingServer:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
+        self.accepted += 1
         self.open_connections += 1
         try:
             while True:
@@ -403,6 +409,34 @@ class MisbehavingServer:
             writer.write(head + body)
             await writer.drain()
             return
+        if behaviour == "gzip":
+            packed = gzip.compress(TOKEN_BODY)
+            writer.write(
+                b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-encoding: gzip\r\n"
+                + f"content-length: {len(packed)}\r\n\r\n".encode()
+                + packed
+            )
+            await writer.drain()
+            return
+        if behaviour == "chunked":
+            halves = TOKEN_BODY[:20], TOKEN_BODY[20:]
+            chunks = b"".join(b"%x\r\n%s\r\n" % (len(half), half) for half in halves)
+            writer.write(
+                b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                b"transfer-encoding: chunked\r\n\r\n" + chunks + b"0\r\n\r\n"
+            )
+            await writer.drain()
+            return
+        if behaviour == "garbage":
+            writer.write(b"SPLAT \x00\xff not http at all\r\n\r\n")
+            await writer.drain()
+            raise ConnectionResetError
+        if behaviour == "hangup":
+            raise ConnectionResetError  # _serve closes the connection
+        if behaviour == "truncated":
+            writer.write(head + body[:10])
+            await writer.drain()
+            raise ConnectionResetError
         if behaviour in {"headers", "drip"}:
             writer.write(head)
             await writer.drain()

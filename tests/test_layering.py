@@ -9,6 +9,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "zimun_analytics"
 LAYERS = {
     "config": 1, "errors": 1, "models": 1, "schema": 1,
     "client": 2, "sync_client": 2, "auth": 2, "retries": 2, "timeouts": 2, "pacing": 2,
+    "transport": 2,
     "fetch": 3, "mapping": 3, "wire": 3, "demo": 3,
     "snapshots": 4, "snapshotfiles": 4, "storelock": 4, "analysis": 4, "trends": 4,
     "plots": 4, "trendplots": 4, "reports": 4, "slotgrid": 4,

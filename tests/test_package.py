@@ -54,7 +54,7 @@ def test_sandbox_all_lists_what_it_exports():
 def test_import_does_not_load_heavy_modules():
     code = (
         "import sys, zimun_analytics; "
-        "heavy = {'matplotlib', 'ipywidgets', 'uvicorn', 'starlette', 'pandas'}; "
+        "heavy = {'matplotlib', 'ipywidgets', 'uvicorn', 'starlette', 'pandas', 'aiohttp'}; "
         "print(sorted(heavy & set(sys.modules)))"
     )
     loaded = subprocess.run(

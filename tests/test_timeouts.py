@@ -33,6 +33,9 @@ LIMIT_S = 1.0  # every phase of every request, in these tests
 DEADLINE_S = 3.0  # of every call, in these tests
 SLACK_S = 1.5  # scheduling, a loaded machine: the bounds below are limits + this, never less
 TOKEN_OK = {"/oauth/token": "token"}
+# the drip sends a byte a second: a read timeout of 1.5 s never sees a silence that long, so only
+# the minimum body rate can end it (at 1 s, the two limits would race)
+DRIP_TIMEOUT = httpx.Timeout(LIMIT_S, read=1.5)
 
 
 def _client(server, **options) -> ZimunClient:
@@ -141,18 +144,18 @@ def test_stalled_availability_after_a_good_token_ends_at_the_call_deadline(misbe
 
 def test_a_body_dripped_a_byte_a_second_fails_as_too_slow(misbehaving):
     server = misbehaving({**TOKEN_OK, "/api/v1/availability": "drip"})
-    with _client(server, max_retries=0) as zimun:
+    with _client(server, max_retries=0, timeout=DRIP_TIMEOUT) as zimun:
         error, took = _time_error(lambda: zimun.availability("s_1"))
     # the body gets one read timeout, plus a second per 4 KiB received (a few bytes here)
-    assert took < LIMIT_S + SLACK_S
+    assert took < DRIP_TIMEOUT.read + SLACK_S
     assert "the response body arrived slower than 4,096 bytes/s" in str(error)
 
 
 def test_a_dripped_token_body_fails_as_too_slow(misbehaving):
     server = misbehaving({"/oauth/token": "drip"})
-    with _client(server, max_retries=0) as zimun:
+    with _client(server, max_retries=0, timeout=DRIP_TIMEOUT) as zimun:
         error, took = _time_error(zimun.organization)
-    assert took < LIMIT_S + SLACK_S
+    assert took < DRIP_TIMEOUT.read + SLACK_S
     assert str(error).startswith("POST /oauth/token timed out (the response body arrived slower")
     assert "fetching a token for /api/v1/organization" in str(error)
 

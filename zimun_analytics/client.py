@@ -8,7 +8,6 @@ on a private event loop in a background thread, for scripts and notebook cells.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import re
 import time
@@ -25,10 +24,9 @@ from . import __version__
 from .auth import TOKEN_PATH, ClientCredentialsAuth
 from .config import (
     CALL_DEADLINE_S,
-    CONNECTION_POOLS,
-    CONNECTIONS_PER_POOL,
     DEFAULT_DAYS_AHEAD,
     DEFAULT_PAGE_SIZE,
+    MAX_CONNECTIONS,
     MAX_DAYS_AHEAD,
     MAX_RETRIES,
     MIN_TRANSFER_RATE_BPS,
@@ -50,6 +48,7 @@ from .models import Appointment, Availability, Hold, Location, Organization, Ser
 from .pacing import RateLimiter
 from .retries import is_retryable_status, jitter, retry_delay
 from .timeouts import SlowBodyTimeout, minimum_rate_hook, request_timeout
+from .transport import AiohttpTransport
 
 __all__ = ["AsyncZimunClient", "check_email"]
 
@@ -168,7 +167,11 @@ class AsyncZimunClient:
     max_retries
         Retries after the first attempt, for connection errors, timeouts, 408, 429 and 5xx.
     transport
-        Any ``httpx.AsyncBaseTransport`` (``httpx.MockTransport`` in tests, proxies, ...).
+        Any ``httpx.AsyncBaseTransport`` (``httpx.MockTransport`` in tests, proxies, ...);
+        by default an :class:`~zimun_analytics.transport.AiohttpTransport`.
+    max_connections
+        Connections open at once by the default transport; more calls in flight wait for one.
+        ``max_connections`` is ``None`` with a caller's ``transport`` (whose own limits hold).
     scope
         Space-separated scopes to ask for; default all the client may have.
     """
@@ -183,6 +186,7 @@ class AsyncZimunClient:
         call_deadline: float = CALL_DEADLINE_S,
         max_retries: int = MAX_RETRIES,
         transport: httpx.AsyncBaseTransport | None = None,
+        max_connections: int = MAX_CONNECTIONS,
         scope: str | None = None,
     ) -> None:
         settings = resolve_settings(client_id, client_secret, base_url)
@@ -199,29 +203,21 @@ class AsyncZimunClient:
             timeout=self.timeout,
         )
         self.limiter = RateLimiter()
-        # Several small connection pools, used in turn: httpcore scans its whole pool on every
-        # request event, so one pool of 64 gets slower as concurrency grows, while 4 x 16 do
-        # not (measured: 304 calls at 32 in flight, 2.3 s with one pool, 0.74 s with four).
-        # A caller's transport is one pool already, so it gets one client.
-        pools = 1 if transport is not None else CONNECTION_POOLS
+        self.max_connections: int | None = max_connections if transport is None else None
+        if transport is None:
+            # httpx's own pool costs ~1 ms of CPU a request at a few dozen in flight, aiohttp's
+            # a tenth of that: see zimun_analytics.transport and benchmarks/bench_throughput.py
+            transport = AiohttpTransport(max_connections=max_connections)
         assert self.timeout.read is not None  # request_timeout limits every phase
         slow_body = minimum_rate_hook(self.timeout.read, MIN_TRANSFER_RATE_BPS)
-        self._pools = [
-            httpx.AsyncClient(
-                base_url=self.base_url,
-                auth=self.auth,
-                timeout=self.timeout,
-                transport=transport,
-                event_hooks={"response": [slow_body]},
-                headers={"User-Agent": f"zimun-analytics/{__version__}"},
-                limits=httpx.Limits(
-                    max_connections=CONNECTIONS_PER_POOL,
-                    max_keepalive_connections=CONNECTIONS_PER_POOL,
-                ),
-            )
-            for _ in range(pools)
-        ]
-        self._turn = itertools.count()
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            auth=self.auth,
+            timeout=self.timeout,
+            transport=transport,
+            event_hooks={"response": [slow_body]},
+            headers={"User-Agent": f"zimun-analytics/{__version__}"},
+        )
         self._organization_id: str | None = None
         self._durations: dict[str, int] = {}
 
@@ -236,8 +232,7 @@ class AsyncZimunClient:
 
     async def aclose(self) -> None:
         """Release the connections."""
-        for pool in self._pools:
-            await pool.aclose()
+        await self._http.aclose()
 
     # -- the one request loop --------------------------------------------------------------
 
@@ -330,8 +325,9 @@ class AsyncZimunClient:
     ) -> tuple[httpx.Response | APIError, Mapping[str, str]]:
         """One attempt: the response if it succeeded, else the error and response headers."""
         try:
-            pool = self._pools[next(self._turn) % len(self._pools)]
-            response = await pool.request(method, path, params=params, json=body, headers=headers)
+            response = await self._http.request(
+                method, path, params=params, json=body, headers=headers
+            )
         except httpx.TimeoutException as exc:
             failed = _failed_request(exc, method, path)
             during = "" if failed == f"{method} {path}" else f", fetching a token for {path}"

@@ -12,8 +12,6 @@ from .errors import ConfigError
 
 __all__ = [
     "CALL_DEADLINE_S",
-    "CONNECTIONS_PER_POOL",
-    "CONNECTION_POOLS",
     "CONNECT_TIMEOUT_S",
     "DEFAULT_BASE_URL",
     "DEFAULT_DAYS_AHEAD",
@@ -23,10 +21,12 @@ __all__ = [
     "ENV_CLIENT_SECRET",
     "HOLD_TTL",
     "INITIAL_RETRY_DELAY_S",
+    "MAX_CONNECTIONS",
     "MAX_DAYS_AHEAD",
     "MAX_SLOT_CAPACITY",
     "MAX_SLOT_MINUTES",
     "MAX_RETRIES",
+    "MAX_RETRY_AFTER_S",
     "MAX_RETRY_DELAY_S",
     "MAX_PAGE_SIZE",
     "MIN_TRANSFER_RATE_BPS",
@@ -56,8 +56,7 @@ POOL_TIMEOUT_S = 30.0  # longest wait for a free connection of the pool
 MIN_TRANSFER_RATE_BPS = 4096.0  # 32 kbit/s, below any working link
 CALL_DEADLINE_S = 120.0  # one call: all attempts, backoff, Retry-After waits and token fetches
 SNAPSHOT_DEADLINE_S = 600.0  # zimun-analytics snapshot --deadline: the whole fetch of a run
-CONNECTION_POOLS = 4  # of CONNECTIONS_PER_POOL each: see AsyncZimunClient
-CONNECTIONS_PER_POOL = 16
+MAX_CONNECTIONS = 256  # a client's connections open at once; a fetch never has more in flight
 MAX_RETRIES = 5
 INITIAL_RETRY_DELAY_S = 0.25
 MAX_RETRY_DELAY_S = 8.0

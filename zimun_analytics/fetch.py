@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import secrets
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -280,6 +281,16 @@ async def fetch_availability_async(
         what = "the catalogue (organization, services, locations) had not arrived"
         raise _deadline_error(client, deadline, what, "services")
     pairs = _select(catalogue, services, locations)
+    connections = client.max_connections
+    if connections is not None and concurrency > connections:
+        # more in flight would only queue for a connection, spending the pool timeout
+        warnings.warn(
+            f"concurrency={concurrency} is more than the client's {connections} connections, so "
+            f"{connections} calls are in flight at once; for more, make the client with "
+            f"max_connections={concurrency}",
+            stacklevel=2,
+        )
+        concurrency = connections
     bar = _progress_bar(len(pairs), progress)
     try:
         run = await _fetch_all(
@@ -349,7 +360,8 @@ def fetch_availability(
     start_date
         First day (in each location's zone); ``None`` means today there.
     concurrency
-        Calls in flight at once; the client still paces them to the server's rate limit.
+        Calls in flight at once; the client still paces them to the server's rate limit. At
+        most the client's ``max_connections`` (256 by default): more is capped, with a warning.
     progress
         Show a progress bar (``tqdm.auto``: a widget in notebooks, text in terminals).
     strict
