@@ -139,6 +139,31 @@ def _failed_request(exc: httpx.RequestError, method: str, path: str) -> str:
     return f"{request.method} {request.url.path}"
 
 
+class _NoCookies(httpx.Cookies):
+    """A jar that keeps nothing: the API authenticates by bearer token and sets no cookies.
+
+    httpx builds a urllib request and an email message for every response just to look for
+    ``Set-Cookie``, a tenth of the client's CPU per call (``benchmarks/bench_throughput.py``).
+    """
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        pass
+
+
+class _CookielessClient(httpx.AsyncClient):
+    """``httpx.AsyncClient`` whose ``cookies`` stay empty (see :class:`_NoCookies`)."""
+
+    _no_cookies = _NoCookies()
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return self._no_cookies
+
+    @cookies.setter
+    def cookies(self, cookies: Any) -> None:
+        raise TypeError("the Zimun client keeps no cookies")
+
+
 @dataclass
 class _Progress:
     """What a call has been through, for the message when its deadline ends it."""
@@ -210,7 +235,7 @@ class AsyncZimunClient:
             transport = AiohttpTransport(max_connections=max_connections)
         assert self.timeout.read is not None  # request_timeout limits every phase
         slow_body = minimum_rate_hook(self.timeout.read, MIN_TRANSFER_RATE_BPS)
-        self._http = httpx.AsyncClient(
+        self._http = _CookielessClient(
             base_url=self.base_url,
             auth=self.auth,
             timeout=self.timeout,
@@ -280,13 +305,14 @@ class AsyncZimunClient:
             # whose first response was lost is replayed by the server, never booked twice
             headers["Idempotency-Key"] = _new_idempotency_key()
         url = self.base_url + path
+        target = httpx.URL(url, params=params)  # parsed once: not by httpx on every attempt
         retries_taken = 0
         while True:
             ticket = await self.limiter.acquire()
             started = time.perf_counter()
             progress.attempts += 1
             error, response_headers = await self._attempt(
-                method, path, url, params, body, headers, ticket
+                method, path, url, target, body, headers, ticket
             )
             if isinstance(error, httpx.Response):
                 if raw:
@@ -318,16 +344,14 @@ class AsyncZimunClient:
         method: str,
         path: str,
         url: str,
-        params: dict[str, Any] | None,
+        target: httpx.URL,
         body: dict[str, Any] | None,
         headers: dict[str, str],
         ticket: int,
     ) -> tuple[httpx.Response | APIError, Mapping[str, str]]:
         """One attempt: the response if it succeeded, else the error and response headers."""
         try:
-            response = await self._http.request(
-                method, path, params=params, json=body, headers=headers
-            )
+            response = await self._http.request(method, target, json=body, headers=headers)
         except httpx.TimeoutException as exc:
             failed = _failed_request(exc, method, path)
             during = "" if failed == f"{method} {path}" else f", fetching a token for {path}"
