@@ -52,6 +52,7 @@ format: $(STAMP)
 bench: $(STAMP)  ## performance figures beside their baselines
 	$(PY) benchmarks/bench_sandbox.py
 	$(PY) benchmarks/bench_client.py
+	$(PY) benchmarks/bench_throughput.py
 	$(PY) benchmarks/bench_fetch.py
 	$(PY) benchmarks/bench_plots.py
 
