@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import subprocess
+import sys
 import warnings
 
 import httpx
@@ -172,3 +174,25 @@ def test_sandbox_is_reached_through_it(sandbox: Sandbox):
     with ZimunClient("demo", "demo-secret", sandbox.base_url) as zimun:
         assert zimun.async_client.max_connections == 256
         assert zimun.organization().organization_id
+
+
+def test_a_client_never_closed_leaves_nothing_on_stderr():
+    # a notebook or a script that forgets close(): the client closes itself when collected or
+    # at exit, rather than leave aiohttp to report an "Unclosed client session"
+    code = (
+        "import gc\n"
+        "from zimun_analytics import ZimunClient\n"
+        "from zimun_analytics.sandbox import Sandbox\n"
+        "sandbox = Sandbox(seed=1).__enter__()\n"
+        "kept = ZimunClient('demo', 'demo-secret', sandbox.base_url)\n"
+        "kept.organization()\n"
+        "dropped = ZimunClient('demo', 'demo-secret', sandbox.base_url)\n"
+        "dropped.organization()\n"
+        "del dropped\n"
+        "gc.collect()\n"
+        "print('done')\n"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-W", "always", "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert (ran.returncode, ran.stdout, ran.stderr) == (0, "done\n", "")

@@ -10,6 +10,7 @@ propagates, so nothing is left running behind the interrupted caller.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import Future
 from datetime import date, datetime
@@ -49,6 +50,22 @@ def _start_loop_thread() -> tuple[BlockingPortal, threading.Thread]:
     return portals[0], thread
 
 
+def _shut_down(portal: BlockingPortal, client: AsyncZimunClient, thread: threading.Thread) -> None:
+    """Close ``client``'s connections and stop its loop: on close(), when collected, at exit.
+
+    A client nobody closed would otherwise leave its connection pool to the garbage collector,
+    which aiohttp reports on stderr as an "Unclosed client session".
+    """
+    if threading.current_thread() is thread or not thread.is_alive():
+        return  # collected by its own loop (nothing safe to do there), or already stopped
+    try:
+        portal.call(client.aclose)
+        portal.call(portal.stop)
+    except RuntimeError:  # the loop stopped meanwhile
+        return
+    thread.join()
+
+
 class ZimunClient:
     """The same client, blocking: for scripts, notebooks and anything without ``await``.
 
@@ -65,7 +82,7 @@ class ZimunClient:
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._async = AsyncZimunClient(*args, **kwargs)  # validates settings before a thread starts
         self._portal, thread = _start_loop_thread()
-        self._thread: threading.Thread | None = thread
+        self._close = weakref.finalize(self, _shut_down, self._portal, self._async, thread)
 
     def __repr__(self) -> str:
         return f"ZimunClient(base_url={self.base_url!r}, client_id={self._async.client_id!r})"
@@ -106,12 +123,8 @@ class ZimunClient:
         self.close()
 
     def close(self) -> None:
-        """Release the connections and stop the background loop."""
-        if self._thread is not None:
-            self._call(self._async.aclose)
-            self._portal.call(self._portal.stop)
-            self._thread.join()
-            self._thread = None
+        """Release the connections and stop the background loop (also done when collected)."""
+        self._close()
 
     def organization(self) -> Organization:
         """See :meth:`AsyncZimunClient.organization`."""
