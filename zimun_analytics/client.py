@@ -26,6 +26,7 @@ from .config import (
     CALL_DEADLINE_S,
     DEFAULT_DAYS_AHEAD,
     DEFAULT_PAGE_SIZE,
+    HOLD_TTL,
     MAX_CONNECTIONS,
     MAX_DAYS_AHEAD,
     MAX_RETRIES,
@@ -38,7 +39,9 @@ from .errors import (
     APIError,
     APIStatusError,
     APITimeoutError,
+    HoldAlreadyConfirmedError,
     InputError,
+    InvalidStateError,
     NotFoundError,
     RateLimitError,
     ResponseFormatError,
@@ -114,6 +117,24 @@ def _availability_params(
     return params
 
 
+def _confirm_body(
+    hold: object,
+    contact_name: object,
+    contact_email: object,
+    contact_phone: str | None,
+    notes: str | None,
+) -> dict[str, Any]:
+    """The body of POST /appointments/confirm, each field checked before the network."""
+    hold_id = hold.hold_id if isinstance(hold, Hold) else hold
+    body = {
+        "hold_id": _check_id("hold_id", hold_id),
+        "contact_name": _check_id("contact_name", contact_name),
+        "contact_email": check_email(contact_email),
+    }
+    body.update({k: v for k, v in [("contact_phone", contact_phone), ("notes", notes)] if v})
+    return body
+
+
 def _new_idempotency_key() -> str:
     return f"za-{uuid.uuid4()}"
 
@@ -170,6 +191,8 @@ class _Progress:
 
     attempts: int = 0
     last_error: APIError | None = None
+    sending: bool = False  # an attempt is out: cut off now, it may still have been carried out
+    may_have_arrived: bool = False  # an attempt reached the server and its answer was lost
 
 
 class AsyncZimunClient:
@@ -269,6 +292,7 @@ class AsyncZimunClient:
         params: dict[str, Any] | None = None,
         body: dict[str, Any] | None = None,
         raw: bool = False,
+        idempotency_key: str | None = None,
     ) -> tuple[Any, str | None]:
         """Send with retries; return the decoded JSON (None for 204) and the request id.
 
@@ -276,18 +300,33 @@ class AsyncZimunClient:
         All of it happens within ``call_deadline``: at the deadline the call is cancelled and
         raises ``APITimeoutError``. A wait that would outlast it, or a sooner deadline of the
         caller's (a fetch's), is not begun: the call raises the error it has instead.
+
+        A POST or PATCH carries one ``Idempotency-Key`` on every attempt (``idempotency_key``,
+        else a new one); an error it raises names that key and whether the call may have
+        taken effect (:class:`~zimun_analytics.errors.APIError`).
         """
+        key = None
+        if method in {"POST", "PATCH"}:
+            # one key per logical call, reused on every attempt: a retried confirm whose first
+            # response was lost is replayed by the server, never booked twice
+            key = idempotency_key or _new_idempotency_key()
         progress = _Progress()
-        with anyio.move_on_after(self.call_deadline):
-            return await self._send_with_retries(method, path, params, body, raw, progress)
-        last = f"; last: {progress.last_error.message}" if progress.last_error else ""
-        raise APITimeoutError(
-            f"{method} {path} did not finish within its {self.call_deadline:g} s deadline "
-            f"({progress.attempts} attempt{'s' if progress.attempts != 1 else ''}{last})",
-            method=method,
-            url=self.base_url + path,
-            request_id=progress.last_error.request_id if progress.last_error else None,
-        )
+        try:
+            with anyio.move_on_after(self.call_deadline):
+                return await self._send_with_retries(method, path, params, body, raw, key, progress)
+            last = f"; last: {progress.last_error.message}" if progress.last_error else ""
+            progress.may_have_arrived |= progress.sending
+            raise APITimeoutError(
+                f"{method} {path} did not finish within its {self.call_deadline:g} s deadline "
+                f"({progress.attempts} attempt{'s' if progress.attempts != 1 else ''}{last})",
+                method=method,
+                url=self.base_url + path,
+                request_id=progress.last_error.request_id if progress.last_error else None,
+            )
+        except APIError as error:
+            error.idempotency_key = key
+            error.may_have_taken_effect = key is not None and progress.may_have_arrived
+            raise
 
     async def _send_with_retries(
         self,
@@ -296,14 +335,11 @@ class AsyncZimunClient:
         params: dict[str, Any] | None,
         body: dict[str, Any] | None,
         raw: bool,
+        idempotency_key: str | None,
         progress: _Progress,
     ) -> tuple[Any, str | None]:
         """The retry loop of :meth:`_request`, which puts the deadline around it."""
-        headers: dict[str, str] = {}
-        if method in {"POST", "PATCH"}:
-            # minted once per logical call and reused on every attempt: a retried confirm
-            # whose first response was lost is replayed by the server, never booked twice
-            headers["Idempotency-Key"] = _new_idempotency_key()
+        headers = {} if idempotency_key is None else {"Idempotency-Key": idempotency_key}
         url = self.base_url + path
         target = httpx.URL(url, params=params)  # parsed once: not by httpx on every attempt
         retries_taken = 0
@@ -312,7 +348,7 @@ class AsyncZimunClient:
             started = time.perf_counter()
             progress.attempts += 1
             error, response_headers = await self._attempt(
-                method, path, url, target, body, headers, ticket
+                method, path, url, target, body, headers, ticket, progress
             )
             if isinstance(error, httpx.Response):
                 if raw:
@@ -348,34 +384,31 @@ class AsyncZimunClient:
         body: dict[str, Any] | None,
         headers: dict[str, str],
         ticket: int,
+        progress: _Progress,
     ) -> tuple[httpx.Response | APIError, Mapping[str, str]]:
         """One attempt: the response if it succeeded, else the error and response headers."""
+        progress.sending = True
         try:
             response = await self._http.request(method, target, json=body, headers=headers)
-        except httpx.TimeoutException as exc:
-            failed = _failed_request(exc, method, path)
-            during = "" if failed == f"{method} {path}" else f", fetching a token for {path}"
-            reason = str(exc) if isinstance(exc, SlowBodyTimeout) else type(exc).__name__
-            return APITimeoutError(
-                f"{failed} timed out ({reason}{during})",
-                method=method,
-                url=url,
-                request_id=None,
-            ), {}
         except httpx.TransportError as exc:
-            return APIConnectionError(
-                f"{method} {path}: connection failed ({type(exc).__name__})",
-                method=method,
-                url=url,
-                request_id=None,
-            ), {}
+            progress.sending = False
+            failed = _failed_request(exc, method, path)
+            # sent, and the answer lost: the server may have done it (a connection never made,
+            # or a token request that failed, sent nothing of this call)
+            progress.may_have_arrived |= failed == f"{method} {path}" and not isinstance(
+                exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout
+            )
+            return self._transport_error(exc, method, path, url, failed), {}
         except APIStatusError as exc:  # the token endpoint failed inside the auth flow
+            progress.sending = False
             return exc, {}
+        progress.sending = False
         self.limiter.observe(ticket, response.status_code, response.headers)
         request_id = response.headers.get("x-request-id")
         log.debug("%s %s -> %d (request_id %s)", method, path, response.status_code, request_id)
         if response.status_code in SUCCESS_STATUSES:  # not is_success: a 299 is no success
             return response, {}
+        progress.may_have_arrived |= response.status_code >= 500  # done, then failed to answer?
         try:
             decoded = response.json()
         except ValueError:
@@ -389,6 +422,26 @@ class AsyncZimunClient:
             headers=response.headers,
         )
         return error, response.headers
+
+    @staticmethod
+    def _transport_error(
+        exc: httpx.TransportError, method: str, path: str, url: str, failed: str
+    ) -> APIError:
+        if isinstance(exc, httpx.TimeoutException):
+            during = "" if failed == f"{method} {path}" else f", fetching a token for {path}"
+            reason = str(exc) if isinstance(exc, SlowBodyTimeout) else type(exc).__name__
+            return APITimeoutError(
+                f"{failed} timed out ({reason}{during})",
+                method=method,
+                url=url,
+                request_id=None,
+            )
+        return APIConnectionError(
+            f"{method} {path}: connection failed ({type(exc).__name__})",
+            method=method,
+            url=url,
+            request_id=None,
+        )
 
     def _should_retry(self, error: APIError, retries_taken: int) -> bool:
         if retries_taken >= self.max_retries:
@@ -516,8 +569,15 @@ class AsyncZimunClient:
         appointment_time: datetime,
         duration: int | None = None,
         location_id: str | None = None,
+        *,
+        idempotency_key: str | None = None,
     ) -> Hold:
-        """Hold a slot for 10 minutes; confirm it with :meth:`confirm` before it expires."""
+        """Hold a slot for 10 minutes; confirm it with :meth:`confirm` before it expires.
+
+        An error whose ``may_have_taken_effect`` is true may have left a hold on the slot: the
+        same call with the error's ``idempotency_key`` returns that hold, to confirm or release
+        (:meth:`book` does all of it).
+        """
         body: dict[str, Any] = {
             "service_id": _check_id("service_id", service_id),
             "appointment_time": _check_instant("appointment_time", appointment_time),
@@ -532,7 +592,19 @@ class AsyncZimunClient:
         body["organization_id"] = (
             self._organization_id or (await self.organization()).organization_id
         )
-        data, request_id = await self._request("POST", f"{API}/appointments/hold", body=body)
+        try:
+            data, request_id = await self._request(
+                "POST", f"{API}/appointments/hold", body=body, idempotency_key=idempotency_key
+            )
+        except APIError as error:
+            if error.may_have_taken_effect:
+                minutes = HOLD_TTL.total_seconds() / 60
+                error.outcome = (
+                    f"A hold may have been placed, keeping the slot for up to {minutes:g} minutes: "
+                    f"hold(...) again with idempotency_key={error.idempotency_key!r} "
+                    "returns it, to confirm or release."
+                )
+            raise
         return Hold.from_json(data, endpoint="POST /appointments/hold", request_id=request_id)
 
     async def release(self, hold_id: str) -> bool:
@@ -548,23 +620,125 @@ class AsyncZimunClient:
 
     async def confirm(
         self,
-        hold_id: str,
+        hold: Hold | str,
         contact_name: str,
         contact_email: str,
         contact_phone: str | None = None,
         notes: str | None = None,
+        *,
+        idempotency_key: str | None = None,
     ) -> Appointment:
-        """Turn a hold into an appointment; the customer gets a confirmation email."""
-        body = {
-            "hold_id": _check_id("hold_id", hold_id),
-            "contact_name": _check_id("contact_name", contact_name),
-            "contact_email": check_email(contact_email),
-        }
-        body.update({k: v for k, v in [("contact_phone", contact_phone), ("notes", notes)] if v})
-        data, request_id = await self._request("POST", f"{API}/appointments/confirm", body=body)
+        """Turn a hold (a :class:`Hold` or its id) into an appointment; the customer is emailed.
+
+        Every attempt carries one ``Idempotency-Key``, so retries never book twice. When it
+        still fails, the error says what became of the booking (``str(error)`` too):
+
+        - ``may_have_taken_effect`` false: no appointment was made;
+        - true: it may have been (the answer was lost). ``confirm`` again with the same
+          arguments and the error's ``idempotency_key`` returns the appointment if it was
+          made, and fails with no booking if not; also after the hold expired, since the
+          server keeps its answer to a key for 24 hours. Do not book again before;
+        - :class:`~zimun_analytics.errors.HoldAlreadyConfirmedError`: the hold is an appointment
+          already (an earlier confirm under another key).
+        """
+        body = _confirm_body(hold, contact_name, contact_email, contact_phone, notes)
+        try:
+            data, request_id = await self._request(
+                "POST", f"{API}/appointments/confirm", body=body, idempotency_key=idempotency_key
+            )
+        except HoldAlreadyConfirmedError as error:
+            error.may_have_taken_effect = True
+            error.outcome = "The hold is an appointment already: look it up, do not book again."
+            raise
+        except APIError as error:
+            error.outcome = (
+                "The appointment may have been made: confirm(...) again with "
+                f"idempotency_key={error.idempotency_key!r} returns it if it was, and fails "
+                "if it was not; do not book again before."
+                if error.may_have_taken_effect
+                else "No appointment was made."
+            )
+            raise
         return Appointment.from_json(
             data, endpoint="POST /appointments/confirm", request_id=request_id
         )
+
+    async def book(
+        self,
+        service_id: str,
+        appointment_time: datetime,
+        contact_name: str,
+        contact_email: str,
+        contact_phone: str | None = None,
+        notes: str | None = None,
+        *,
+        location_id: str | None = None,
+        duration: int | None = None,
+    ) -> Appointment:
+        """Hold a slot and confirm it, in one call whose failure leaves nothing unknown.
+
+        The contact is checked before anything is held. A hold whose answer was lost is fetched
+        by its idempotency key and used (a second hold() with the same key). When the confirm
+        fails, the hold is
+        released, and the answer to the release settles what the confirm left unknown: a hold
+        that is an appointment already cannot be released (``invalid_state``), and the
+        appointment is then fetched by resuming the confirm with its idempotency key. So
+        ``book`` returns the appointment whenever one was made, and an error means none was,
+        unless the server could not be reached to find out: then ``may_have_taken_effect`` is
+        true and the error says how to resume (see :meth:`confirm`).
+        """
+        contact = (contact_name, contact_email, contact_phone, notes)
+        _confirm_body("h_check", *contact)
+        hold_key = _new_idempotency_key()
+        try:
+            held = await self.hold(
+                service_id, appointment_time, duration, location_id, idempotency_key=hold_key
+            )
+        except APIError as error:
+            if not error.may_have_taken_effect:
+                raise
+            # a hold may be out there, blocking the slot: its key fetches it (or places it)
+            held = await self.hold(
+                service_id, appointment_time, duration, location_id, idempotency_key=hold_key
+            )
+        key = _new_idempotency_key()
+        try:
+            return await self.confirm(held, *contact, idempotency_key=key)
+        except HoldAlreadyConfirmedError:
+            raise
+        except APIError as error:
+            outcome = await self._give_up_hold(held.hold_id)
+            if outcome == "booked":  # the lost answer was a booking: fetch it by its key
+                return await self.confirm(held, *contact, idempotency_key=key)
+            if outcome == "released":
+                error.may_have_taken_effect = False
+                error.outcome = "No appointment was made; the hold was released."
+            raise
+        except BaseException:  # cancelled (Ctrl-C, a deadline): give the slot back if unbooked
+            if await self._give_up_hold(held.hold_id) == "booked":
+                log.warning(
+                    "book() was cancelled after hold %s became an appointment; confirm it again "
+                    "with idempotency_key=%r to get the appointment",
+                    held.hold_id,
+                    key,
+                )
+            raise
+
+    async def _give_up_hold(self, hold_id: str) -> str:
+        """Release a hold whose confirm failed; say what became of it.
+
+        "released", "booked" (it is an appointment already), or "unknown" (the release failed
+        too; the hold expires by itself).
+        """
+        with anyio.CancelScope(shield=True):  # also when the caller is being cancelled
+            try:
+                released = await self.release(hold_id)
+            except InvalidStateError:
+                return "booked"
+            except APIError as error:
+                log.warning("could not release hold %s after a failed confirm: %s", hold_id, error)
+                return "unknown"
+        return "released" if released else "unknown"
 
     async def appointment(self, appointment_id: str) -> Appointment:
         """One appointment by id."""

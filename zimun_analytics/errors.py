@@ -205,6 +205,18 @@ class APIError(ZimunError):
         URL of the request.
     request_id : str or None
         The response's ``X-Request-Id``, if a response arrived.
+
+    Attributes
+    ----------
+    idempotency_key : str or None
+        The ``Idempotency-Key`` every attempt of a POST or PATCH carried (None for other
+        methods): passed back to the same call (``hold``, ``confirm``), it resumes the call
+        without doing it twice, and returns what the first attempt did if it took effect.
+    may_have_taken_effect : bool
+        Whether the server may have carried the call out although no success came back: an
+        attempt reached it and its answer was lost (a dropped connection, a timeout, a 5xx), or
+        the answer says it was done already (``hold_already_confirmed``). False when no
+        attempt can have changed anything (it was refused, or never reached the server).
     """
 
     _hint: ClassVar[str] = ""
@@ -216,6 +228,9 @@ class APIError(ZimunError):
         self.method = method
         self.url = url
         self.request_id = request_id
+        self.idempotency_key: str | None = None
+        self.may_have_taken_effect = False
+        self.outcome = ""  # what a booking call's failure means for the booking, said in str()
         super().__init__(message)
 
     @property
@@ -233,7 +248,8 @@ class APIError(ZimunError):
         where = f"{self.method} {self.url}"
         if self.request_id:
             where = f"{where}, request_id {self.request_id}"
-        return f"{text} ({where})"
+        outcome = f" {self.outcome}" if self.outcome else ""
+        return f"{text} ({where}){outcome}"
 
 
 class APIConnectionError(APIError):

@@ -159,9 +159,18 @@ class ZimunClient:
         appointment_time: datetime,
         duration: int | None = None,
         location_id: str | None = None,
+        *,
+        idempotency_key: str | None = None,
     ) -> Hold:
         """See :meth:`AsyncZimunClient.hold`."""
-        return self._call(self._async.hold, service_id, appointment_time, duration, location_id)
+        return self._call(
+            self._async.hold,
+            service_id,
+            appointment_time,
+            duration,
+            location_id,
+            idempotency_key=idempotency_key,
+        )
 
     def release(self, hold_id: str) -> bool:
         """See :meth:`AsyncZimunClient.release`."""
@@ -169,15 +178,48 @@ class ZimunClient:
 
     def confirm(
         self,
-        hold_id: str,
+        hold: Hold | str,
         contact_name: str,
         contact_email: str,
         contact_phone: str | None = None,
         notes: str | None = None,
+        *,
+        idempotency_key: str | None = None,
     ) -> Appointment:
         """See :meth:`AsyncZimunClient.confirm`."""
         return self._call(
-            self._async.confirm, hold_id, contact_name, contact_email, contact_phone, notes
+            self._async.confirm,
+            hold,
+            contact_name,
+            contact_email,
+            contact_phone,
+            notes,
+            idempotency_key=idempotency_key,
+        )
+
+    def book(
+        self,
+        service_id: str,
+        appointment_time: datetime,
+        contact_name: str,
+        contact_email: str,
+        contact_phone: str | None = None,
+        notes: str | None = None,
+        *,
+        location_id: str | None = None,
+        duration: int | None = None,
+    ) -> Appointment:
+        """See :meth:`AsyncZimunClient.book`."""
+        return self._call(
+            self._async.book,
+            service_id,
+            appointment_time,
+            contact_name,
+            contact_email,
+            contact_phone,
+            notes,
+            location_id=location_id,
+            duration=duration,
         )
 
     def appointment(self, appointment_id: str) -> Appointment:
