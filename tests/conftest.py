@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import gzip
 import os
+import socket
+import struct
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -332,15 +334,19 @@ class MisbehavingServer:
     - ``"drip"``: send the headers, then the body one byte a second;
     - ``"garbage"``: answer bytes that are not HTTP; ``"hangup"``: close without answering;
       ``"truncated"``: promise 1,000 bytes of body, send 10 and close;
-    - ``"gzip"``: the token body gzip-encoded; ``"chunked"``: it in chunked encoding.
+    - ``"gzip"``: the token body gzip-encoded; ``"chunked"``: it in chunked encoding;
+      ``"badgzip"``: a body that says gzip and is not; ``"reset"``: read the request, then
+      reset the connection (TCP RST).
 
-    ``seen`` lists ``METHOD /path`` of every request read; ``accepted`` counts connections
+    ``seen`` lists ``METHOD /path`` of every request read, ``heads`` their header blocks;
+    ``accepted`` counts connections
     opened, ``open_connections`` those the client has not closed yet.
     """
 
     def __init__(self, routes: dict[str, str]) -> None:
         self.routes = routes
         self.seen: list[str] = []
+        self.heads: list[bytes] = []
         self.accepted = 0
         self.open_connections = 0
         self._loop = asyncio.new_event_loop()
@@ -388,6 +394,7 @@ class MisbehavingServer:
                 await reader.readexactly(length)
                 path = target.split("?")[0]
                 self.seen.append(f"{method} {path}")
+                self.heads.append(head)
                 await self._answer(self.routes.get(path, "never"), reader, writer)
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
             pass
@@ -427,6 +434,17 @@ class MisbehavingServer:
             )
             await writer.drain()
             return
+        if behaviour == "badgzip":
+            writer.write(
+                b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                b"content-encoding: gzip\r\ncontent-length: 9\r\n\r\nnot gzip!"
+            )
+            await writer.drain()
+            return
+        if behaviour == "reset":
+            sock = writer.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            raise ConnectionResetError  # closed with linger 0: the peer gets a RST
         if behaviour == "garbage":
             writer.write(b"SPLAT \x00\xff not http at all\r\n\r\n")
             await writer.drain()

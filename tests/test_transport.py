@@ -196,3 +196,70 @@ def test_a_client_never_closed_leaves_nothing_on_stderr():
         [sys.executable, "-W", "always", "-c", code], capture_output=True, text=True, timeout=60
     )
     assert (ran.returncode, ran.stdout, ran.stderr) == (0, "done\n", "")
+
+
+def test_a_reset_after_the_request_was_sent_is_no_connect_error(misbehaving):
+    # ConnectError would say the request never left, and a confirm would claim no booking
+    server = misbehaving({"/oauth/token": "token", "/api/v1/appointments/confirm": "reset"})
+    raised = _error_of(server.base_url, "/api/v1/appointments/confirm")
+    assert isinstance(raised, httpx.ReadError)
+    with ZimunClient("id", "secret", server.base_url, timeout=1.0, max_retries=0) as zimun:
+        with pytest.raises(APIConnectionError) as caught:
+            zimun.confirm("h_1", "Dana Lee", "dana@example.com")
+    assert caught.value.may_have_taken_effect
+
+
+def test_a_streamed_request_body_goes_with_one_framing(misbehaving):
+    server = misbehaving({"/t": "token"})
+
+    async def go() -> httpx.Response:
+        async def parts():
+            yield b"part1-"
+            yield b"part2"
+
+        async with httpx.AsyncClient(transport=AiohttpTransport(), timeout=SHORT) as http:
+            return await http.post(f"{server.base_url}/t", content=parts())
+
+    assert asyncio.run(go()).json() == TOKEN
+    head = server.heads[-1].lower()
+    assert b"transfer-encoding" not in head
+    assert b"content-length: 11\r\n" in head
+
+
+def test_credentials_in_the_url_go_as_httpx_sends_them(misbehaving):
+    server = misbehaving({"/t": "token"})
+    with_user = server.base_url.replace("http://", "http://user:p%40ss@")
+    assert _get(with_user, "/t").json() == TOKEN
+    assert b"authorization: basic " in server.heads[-1].lower()
+
+
+def test_requests_aiohttp_will_not_send_are_httpx_errors(misbehaving):
+    server = misbehaving({"/t": "token"})
+
+    async def bad_header() -> None:
+        async with httpx.AsyncClient(transport=AiohttpTransport(), timeout=SHORT) as http:
+            await http.get(f"{server.base_url}/t", headers={"X-Bad": "a\x00b"})
+
+    with pytest.raises(httpx.HTTPError) as caught:
+        asyncio.run(bad_header())
+    assert isinstance(caught.value, httpx.LocalProtocolError | httpx.UnsupportedProtocol)
+
+
+def test_a_body_that_cannot_be_decoded_is_an_api_error(misbehaving):
+    server = misbehaving({"/oauth/token": "token", "/api/v1/organization": "badgzip"})
+    with ZimunClient("id", "secret", server.base_url, timeout=1.0, max_retries=0) as zimun:
+        with pytest.raises(APIConnectionError, match="could not be decoded"):
+            zimun.organization()
+
+
+def test_the_client_keeps_no_cookies(misbehaving):
+    server = misbehaving({"/t": "token"})
+    with (
+        ZimunClient("id", "secret", server.base_url) as one,
+        ZimunClient("id", "secret", server.base_url) as other,
+    ):
+        jar = one.async_client._http.cookies
+        with pytest.raises(TypeError, match="keeps no cookies"):
+            jar.set("session", "tenant-a-secret")
+        assert jar is not other.async_client._http.cookies
+        assert not jar and not other.async_client._http.cookies

@@ -8,6 +8,7 @@ on a private event loop in a background thread, for scripts and notebook cells.
 
 from __future__ import annotations
 
+import http.cookiejar
 import logging
 import re
 import time
@@ -167,18 +168,27 @@ class _NoCookies(httpx.Cookies):
     ``Set-Cookie``, a tenth of the client's CPU per call (``benchmarks/bench_throughput.py``).
     """
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.jar = _RefusingJar()
+
     def extract_cookies(self, response: httpx.Response) -> None:
         pass
+
+
+class _RefusingJar(http.cookiejar.CookieJar):
+    """Where ``client.cookies.set(...)`` would have stored a cookie for every later request."""
+
+    def set_cookie(self, cookie: http.cookiejar.Cookie) -> None:
+        raise TypeError("the Zimun client keeps no cookies")
 
 
 class _CookielessClient(httpx.AsyncClient):
     """``httpx.AsyncClient`` whose ``cookies`` stay empty (see :class:`_NoCookies`)."""
 
-    _no_cookies = _NoCookies()
-
     @property
     def cookies(self) -> httpx.Cookies:
-        return self._no_cookies
+        return self.__dict__.setdefault("_no_cookies", _NoCookies())  # type: ignore[no-any-return]
 
     @cookies.setter
     def cookies(self, cookies: Any) -> None:
@@ -390,6 +400,15 @@ class AsyncZimunClient:
         progress.sending = True
         try:
             response = await self._http.request(method, target, json=body, headers=headers)
+        except httpx.DecodingError as exc:  # the answer came, its gzip or charset broken
+            progress.sending = False
+            progress.may_have_arrived = True
+            return APIConnectionError(
+                f"{method} {path}: the response could not be decoded ({exc})",
+                method=method,
+                url=url,
+                request_id=None,
+            ), {}
         except httpx.TransportError as exc:
             progress.sending = False
             failed = _failed_request(exc, method, path)

@@ -43,6 +43,8 @@ if (
 
 __all__ = ["AiohttpTransport"]
 
+_FRAMING = {b"content-length", b"transfer-encoding"}  # aiohttp sets them from the body
+
 
 class _ResponseStream(httpx.AsyncByteStream):
     """An aiohttp response body as httpx reads it: chunks as they arrive, errors as httpx's."""
@@ -59,7 +61,7 @@ class _ResponseStream(httpx.AsyncByteStream):
                 yield chunk
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             self._response.close()  # a connection whose body broke off is not reused
-            raise _httpx_error(exc, self._request, reading=True) from exc
+            raise _httpx_error(exc, self._request) from exc
 
     async def aclose(self) -> None:
         # release() returns the connection to the pool when the body was read to its end, and
@@ -67,7 +69,7 @@ class _ResponseStream(httpx.AsyncByteStream):
         self._response.release()
 
 
-def _httpx_error(exc: BaseException, request: httpx.Request, *, reading: bool) -> Exception:
+def _httpx_error(exc: BaseException, request: httpx.Request) -> Exception:
     """The httpx error that ``exc``, raised by aiohttp for ``request``, stands for."""
     import aiohttp
 
@@ -80,18 +82,18 @@ def _httpx_error(exc: BaseException, request: httpx.Request, *, reading: bool) -
         return httpx.WriteTimeout(message, request=request)
     if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ClientProxyConnectionError):
         return httpx.ConnectError(message, request=request)
-    if isinstance(exc, aiohttp.InvalidURL):
+    if isinstance(exc, aiohttp.InvalidURL | aiohttp.NonHttpUrlClientError):
         return httpx.UnsupportedProtocol(message, request=request)
+    if isinstance(exc, ValueError):  # a header or URL aiohttp will not send, as httpx would not
+        return httpx.LocalProtocolError(message, request=request)
     if isinstance(
         exc,
         aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError | aiohttp.ClientResponseError,
     ):  # hung up early, a truncated body, or bytes that are not HTTP
         return httpx.RemoteProtocolError(message, request=request)
-    if reading:
-        return httpx.ReadError(message, request=request)
-    if isinstance(exc, OSError):  # could not even send: refused or reset while connecting
-        return httpx.ConnectError(message, request=request)
-    return httpx.WriteError(message, request=request)
+    # anything else (a reset, a broken pipe) came once connected: the request may have reached
+    # the server, which a ConnectError would deny (the client reads it as "nothing was sent")
+    return httpx.ReadError(message, request=request)
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
@@ -129,8 +131,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         loop = asyncio.get_running_loop()
         if self._session is not None and self._loop is loop and not self._session.closed:
             return self._session
-        # a pool of another loop (asyncio.run twice) is not touched: its connections are that
-        # loop's, closed with it or when collected; this loop gets a pool of its own
+        # a pool of another loop (asyncio.run twice, not closed in between) cannot be closed
+        # from this one: it is left to the garbage collector (aiohttp warns of it) and this
+        # loop gets a pool of its own; closing the client at the end of each loop avoids both
         if self._ssl is None:
             self._ssl = httpx.create_ssl_context()  # what httpx verifies with: certifi, env
         self._session = aiohttp.ClientSession(
@@ -143,15 +146,24 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             cookie_jar=aiohttp.DummyCookieJar(),
             auto_decompress=False,
             trust_env=False,
-            skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept"),
+            skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept", "Content-Type"),
+            # response header lines up to 64 KiB (aiohttp's default is 8 KiB; CDNs send more)
+            max_line_size=65_536,
+            max_field_size=65_536,
         )
         self._loop = loop
         return self._session
 
-    def _proxy_for(self, url: httpx.URL) -> str | None:
-        proxy = self._proxies.get(url.scheme)
-        if proxy is None or urllib.request.proxy_bypass(url.host):  # NO_PROXY
+    def _proxy_for(self, url: httpx.URL, request: httpx.Request) -> str | None:
+        proxy = self._proxies.get(url.scheme) or self._proxies.get("all")
+        host = f"{url.host}:{url.port}" if url.port else url.host
+        if proxy is None or urllib.request.proxy_bypass(host):  # NO_PROXY, with or without port
             return None
+        if not proxy.lower().startswith(("http://", "https://")):
+            raise httpx.UnsupportedProtocol(
+                f"only http:// and https:// proxies are supported, got {proxy.split(':')[0]}://",
+                request=request,
+            )
         return proxy
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -179,23 +191,30 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         answered_within = None
         if waiting is not None and write is not None and read is not None:
             answered_within = waiting + write + read
+        # the body goes as bytes, so aiohttp frames it: a streamed body's Transfer-Encoding
+        # beside the Content-Length aiohttp sets would make the request ambiguous on the wire
         headers = CIMultiDict(
-            (name.decode("latin-1"), value.decode("latin-1")) for name, value in request.headers.raw
+            (name.decode("latin-1"), value.decode("latin-1"))
+            for name, value in request.headers.raw
+            if name.lower() not in _FRAMING
         )
         body = await request.aread()
+        url = URL(str(request.url), encoded=True)
+        if request.url.userinfo:  # httpx sent it as Authorization; aiohttp would refuse both
+            url = url.with_user(None)
         try:
             async with asyncio.timeout(answered_within):
                 response = await session.request(
                     request.method,
-                    URL(str(request.url), encoded=True),
+                    url,
                     headers=headers,
                     data=body or None,
                     allow_redirects=False,
                     timeout=timeout,
-                    proxy=self._proxy_for(request.url),
+                    proxy=self._proxy_for(request.url, request),
                 )
-        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            raise _httpx_error(exc, request, reading=False) from exc
+        except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
+            raise _httpx_error(exc, request) from exc
         return httpx.Response(
             response.status,
             headers=list(response.raw_headers),
