@@ -39,6 +39,7 @@ ERROR_CODES = {
     "hold_already_confirmed",
     "invalid_state",
     "hold_expired",
+    "payload_too_large",
     "validation_error",
     "idempotency_key_reused",
     "rate_limited",

@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import ApiError
 from .openapi import build_openapi
+from .openapi_schemas import MAX_REQUEST_BODY_BYTES
 from .routes import ROUTES
 from .state import SandboxSettings, SandboxState
 from .web import error_response, json_response, rate_limited
@@ -47,6 +48,40 @@ class _QuietDrops(logging.Filter):
 
 
 logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
+
+
+def _too_large() -> ApiError:
+    return ApiError(
+        413,
+        "payload_too_large",
+        f"the request body is over {MAX_REQUEST_BODY_BYTES // 1024} KiB",
+    )
+
+
+def _declared_length(scope: Scope) -> int:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return 0  # not a number: the server below refuses the request
+    return 0
+
+
+def _limited(receive: Receive) -> Receive:
+    """``receive`` that refuses a body (chunked, or longer than declared) past the limit."""
+    received = 0
+
+    async def receive_limited() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > MAX_REQUEST_BODY_BYTES:
+                raise _too_large()  # the route's ApiError handler answers it
+        return message
+
+    return receive_limited
 
 
 class SandboxMiddleware:
@@ -72,6 +107,10 @@ class SandboxMiddleware:
             return
         self.state.traffic.started(scope.get("client"))
         try:
+            if _declared_length(scope) > MAX_REQUEST_BODY_BYTES:
+                await self._send_error(scope, receive, send, _too_large())
+                return
+            receive = _limited(receive)
             fault = await self._delay_and_pick_fault()
             refusal = self._refusal(scope, fault)
             if refusal is not None:

@@ -12,9 +12,7 @@ from datetime import UTC, date, datetime, time
 from functools import lru_cache
 from typing import Literal
 
-import holidays as holiday_data
-
-from .world import Interval, Location, Service, World
+from .world import Interval, Location, Service, World, public_holidays
 
 __all__ = ["Calendar", "DayPlan", "GridCheck", "GridSlot", "to_utc_iso"]
 
@@ -70,15 +68,7 @@ class Calendar:
         return dict(sorted(found.items()))
 
     def _load_holidays(self, location_id: str, year: int) -> dict[date, str]:
-        location = self._world.locations[location_id]
-        subdiv = location.subdivision.split("-", 1)[1] if location.subdivision else None
-        try:
-            table = holiday_data.country_holidays(
-                location.country, subdiv=subdiv, years=year, language="en_US"
-            )
-        except (NotImplementedError, KeyError, ValueError):  # no English names for this country
-            table = holiday_data.country_holidays(location.country, subdiv=subdiv, years=year)
-        return {day: name for day, name in table.items()}
+        return public_holidays(self._world.locations[location_id], year)
 
     def is_holiday(self, location: Location, day: date) -> bool:
         """Whether ``day`` is a public holiday or closed day at ``location``."""

@@ -72,6 +72,11 @@ class FieldChecker:
         if len(value) > max_chars:
             self.problem(field, f"must be at most {max_chars} characters")
             return None
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate ("\ud800"): valid JSON, no text
+            self.problem(field, "must be text (it holds a lone UTF-16 surrogate)")
+            return None
         return value
 
     def instant(self, field: str) -> datetime | None:

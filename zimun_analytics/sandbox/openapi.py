@@ -227,6 +227,8 @@ def _error_codes(operation_id: str, scope: str, writes: bool) -> list[str]:
     codes = ERRORS.get(operation_id, "").split() + ["internal"]
     if scope:
         codes += ["invalid_request", "invalid_token", "insufficient_scope", "rate_limited"]
+    if writes or operation_id in REQUEST_BODIES or operation_id == "createToken":
+        codes.append("payload_too_large")
     return codes + (["validation_error", "idempotency_key_reused"] if writes else [])
 
 

@@ -35,6 +35,9 @@ MIN_DAYS_AHEAD, MAX_DAYS_AHEAD, DEFAULT_DAYS_AHEAD = 1, 60, 7
 OFFSET_PATTERN = r"(Z|z|[+-]\d{2}:\d{2})$"
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 
+MAX_REQUEST_BODY_BYTES = 64 * 1024  # more gets 413 before it is read (the API's bodies: <1 KiB)
+MAX_BODY_KIB = MAX_REQUEST_BODY_BYTES // 1024
+
 # code, status, when: the contract's error table, plus 405 for a known path, wrong method
 ERROR_CODES = (
     ("invalid_request", "400", "malformed query/body, unknown parameter value, bad `days_ahead`"),
@@ -47,6 +50,7 @@ ERROR_CODES = (
     ("hold_already_confirmed", "409", "the hold is already an appointment (not a replay)"),
     ("invalid_state", "409", "e.g. rescheduling a cancelled appointment"),
     ("hold_expired", "410", f"the hold is older than {HOLD_TTL_MINUTES} minutes, or was released"),
+    ("payload_too_large", "413", f"a request body over {MAX_BODY_KIB} KiB, refused unread"),
     ("validation_error", "422", "field-level problems, listed in `details`"),
     ("idempotency_key_reused", "422", "same `Idempotency-Key` with a different body"),
     ("rate_limited", "429", "too many requests; wait as `Retry-After` says"),

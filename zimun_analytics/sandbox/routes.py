@@ -87,12 +87,16 @@ async def token(request: Request) -> Response:
         client_id, secret, by_basic = _client_credentials(request, form)
     except ValueError as exc:
         return _oauth_error(400, "invalid_request", str(exc))
-    decision = state.token_limits.take(f"token:{client_id}")
+    client = state.world.clients.get(client_id)
+    known = client is not None and secrets.compare_digest(client.client_secret, secret)
+    # wrong secrets spend the sender's own budget, by address: whoever knows a client id
+    # cannot lock its owner out, and guessing secrets stays as slow as the limit
+    peer = request.client.host if request.client else "?"
+    decision = state.token_limits.take(f"token:{client_id}" if known else f"refused:{peer}")
     request.scope["state"]["rate_headers"] = decision.headers()
     if not decision.allowed:
         raise rate_limited(decision, "token requests")
-    client = state.world.clients.get(client_id)
-    if client is None or not secrets.compare_digest(client.client_secret, secret):
+    if client is None or not known:
         headers = {"WWW-Authenticate": 'Basic realm="zimun"'} if by_basic else None
         return _oauth_error(401, "invalid_client", "unknown client or wrong secret", headers)
     return _grant(state, client, form)

@@ -162,9 +162,8 @@ class SandboxState:
         self.settings = settings
         frozen_at = parse_instant(settings.now) if settings.now is not None else None
         self.clock = SandboxClock(frozen_at)
+        # Berlin closes on the first working day from here (see world.build_world)
         closed_day = self.clock.started_at.date() + timedelta(days=CLOSED_DAY_OFFSET_DAYS)
-        while closed_day.weekday() >= 5:  # a weekday, so the closure visibly removes slots
-            closed_day += timedelta(days=1)
         world = build_world(settings.seed, settings.services, closed_day)
         self.engine = BookingEngine(world, self.clock, settings.seed)
         self.tokens = TokenStore()

@@ -10,9 +10,11 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, timedelta
 from functools import cached_property
 from zoneinfo import ZoneInfo
+
+import holidays as holiday_data
 
 __all__ = [
     "ApiClient",
@@ -341,9 +343,31 @@ def _catalogue(rows: Sequence[ServiceRow], organization_id: str) -> list[Service
     return [Service(r[0], organization_id, r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows]
 
 
+def public_holidays(location: Location, year: int) -> dict[date, str]:
+    """The public holidays of ``location``'s country and subdivision in ``year``, by date."""
+    subdiv = location.subdivision.split("-", 1)[1] if location.subdivision else None
+    try:
+        table = holiday_data.country_holidays(
+            location.country, subdiv=subdiv, years=year, language="en_US"
+        )
+    except (NotImplementedError, KeyError, ValueError):  # no English names for this country
+        table = holiday_data.country_holidays(location.country, subdiv=subdiv, years=year)
+    return {day: name for day, name in table.items()}
+
+
 def _all_locations(closed_day: date) -> dict[str, Location]:
-    """Both organizations' locations by id, Berlin closed on ``closed_day``."""
+    """Both organizations' locations by id, Berlin closed on a working day from ``closed_day``.
+
+    The first weekday from ``closed_day`` that Berlin is open and that is no public holiday,
+    so the closure visibly removes slots and never hides a holiday.
+    """
     berlin, *others = [_location(row, "o_demo") for row in _LOCATIONS]
+    while (
+        closed_day.weekday() >= 5
+        or not berlin.opening.get(closed_day.weekday())
+        or closed_day in public_holidays(berlin, closed_day.year)
+    ):
+        closed_day += timedelta(days=1)
     berlin = replace(berlin, closed_days={closed_day: "Closed for staff training"})
     locations = {loc.location_id: loc for loc in [berlin, *others]}
     other_location = _location(_OTHER_LOCATION, "o_other")
