@@ -70,3 +70,19 @@ def test_a_closed_day_never_hides_a_public_holiday(make_sandbox):
     assert holidays["2026-04-06"]["kind"] == "public_holiday"
     closed = [day for day, entry in holidays.items() if entry["kind"] == "closed"]
     assert closed == ["2026-04-07"]
+
+
+def test_hold_and_confirm_are_paths_not_appointment_ids(make_sandbox):
+    sb = make_sandbox(**UNLIMITED)
+    for method in ("GET", "PATCH"):
+        for name in ("hold", "confirm"):
+            answer = httpx.request(method, f"{sb.base_url}/api/v1/appointments/{name}", json={})
+            assert (answer.status_code, answer.headers["allow"]) == (405, "POST")
+            assert answer.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_a_405_on_an_appointment_allows_both_its_methods(make_sandbox):
+    sb = make_sandbox(**UNLIMITED)
+    answer = httpx.delete(f"{sb.base_url}/api/v1/appointments/a_x")
+    assert answer.status_code == 405
+    assert {m.strip() for m in answer.headers["allow"].split(",")} >= {"GET", "PATCH"}

@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -19,7 +20,7 @@ from .records import appointment_json, hold_json
 from .stores import StoredResponse, TokenGrant, request_fingerprint
 from .web import authorize, error_response, json_response, sandbox_state
 
-__all__ = ["confirm", "get_appointment", "hold", "patch_appointment", "release"]
+__all__ = ["appointment", "confirm", "get_appointment", "hold", "patch_appointment", "release"]
 
 Handler = Callable[[TokenGrant, Any], Response]  # (grant, parsed JSON body) -> response
 
@@ -157,3 +158,20 @@ async def patch_appointment(request: Request) -> Response:
         return json_response(appointment_json(moved))
 
     return await _idempotent(request, "appointments:write", handle)
+
+
+_FIXED_PATHS = {"hold": "POST", "confirm": "POST"}  # /appointments/<these> are no appointment ids
+
+
+async def appointment(request: Request) -> Response:
+    """GET or PATCH /api/v1/appointments/{appointment_id}.
+
+    ``hold`` and ``confirm`` are the paths of their own endpoints, never an appointment id:
+    another method there is 405 with the methods those paths allow.
+    """
+    allowed = _FIXED_PATHS.get(request.path_params["appointment_id"])
+    if allowed is not None:
+        raise HTTPException(405, headers={"Allow": allowed})
+    if request.method == "PATCH":
+        return await patch_appointment(request)
+    return await get_appointment(request)

@@ -252,8 +252,8 @@ ROUTES: list[tuple[str, Endpoint, list[str]]] = [
     ("/api/v1/appointments/hold", booking_routes.hold, ["POST"]),
     ("/api/v1/appointments/hold/{hold_id}", booking_routes.release, ["DELETE"]),
     ("/api/v1/appointments/confirm", booking_routes.confirm, ["POST"]),
-    ("/api/v1/appointments/{appointment_id}", booking_routes.get_appointment, ["GET"]),
-    ("/api/v1/appointments/{appointment_id}", booking_routes.patch_appointment, ["PATCH"]),
+    # one route for both methods, so that a 405 there allows both
+    ("/api/v1/appointments/{appointment_id}", booking_routes.appointment, ["GET", "PATCH"]),
     ("/_sandbox/outbox", outbox, ["GET"]),
     ("/_sandbox/clock", clock, ["GET", "POST"]),
     ("/_sandbox/traffic", traffic, ["GET", "DELETE"]),
