@@ -16,7 +16,15 @@ from zoneinfo import ZoneInfo
 
 from .client import check_email
 from .config import HOLD_TTL
-from .errors import HoldExpiredError, InputError, SlotUnavailableError, ZimunError
+from .errors import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    HoldExpiredError,
+    InputError,
+    SlotUnavailableError,
+    ZimunError,
+)
 from .slotgrid import FULL_COLOR, Cell, cell_colors
 
 __all__ = [
@@ -31,6 +39,7 @@ __all__ = [
     "contact_problems",
     "explain",
     "heatmap_children",
+    "mark_cell",
 ]
 
 COUNTDOWN_TICK_S = 1.0  # how often the live countdown redraws
@@ -42,6 +51,7 @@ EXPIRED = (
     "select the slot and Hold it again."
 )
 _TEXT = {"free": "{free}", "full": "0", "holiday": "hol"}  # closed and past cells stay blank
+_MARKS = {"selected": "3px solid #111111", "held": "3px dashed #111111"}  # cell outlines
 
 
 def contact_problems(name: str, email: str) -> list[str]:
@@ -58,11 +68,23 @@ def contact_problems(name: str, email: str) -> list[str]:
 
 
 def explain(error: ZimunError) -> str:
-    """The status line for an error: what happened and what to do next."""
+    """The status line for an error, for the front desk: what happened and what to do next.
+
+    Short and plain: no URL, request id or status code (the picker's Details show those).
+    """
     if isinstance(error, SlotUnavailableError):
         return JUST_TAKEN
     if isinstance(error, HoldExpiredError):
         return EXPIRED
+    if isinstance(error, APIError) and error.may_have_taken_effect:
+        return (
+            "The booking service did not answer: the booking may have gone through. "
+            "Look it up before booking again."
+        )
+    if isinstance(error, APIConnectionError):
+        return "The booking service cannot be reached right now: try again in a minute."
+    if isinstance(error, APIStatusError):
+        return f"The booking service refused: {error.message.rstrip('.')}."
     return str(error)
 
 
@@ -72,15 +94,16 @@ def heatmap_children(
     days: list[date],
     zone: ZoneInfo,
     on_select: Callable[[date, int], Callable[[Any], None]],
-) -> tuple[list[Any], str]:
-    """The heatmap's widgets and its CSS ``grid_template_columns``.
+) -> tuple[list[Any], str, dict[tuple[date, int], Any]]:
+    """The heatmap's widgets, its CSS ``grid_template_columns`` and each cell's button.
 
     An hour header, then for each day its label and a button per hour; ``on_select(day,
     hour)`` makes each button's click callback.
     """
     hours = sorted({hour for _, hour in cells})
+    buttons: dict[tuple[date, int], Any] = {}
     if not hours:
-        return [w.Label("No slots in this window.")], "auto"
+        return [w.Label("No slots in this window.")], "auto", buttons
     most = max(cell.free for cell in cells.values())
     children = [w.Label("", layout=w.Layout(width=LABEL_WIDTH))]
     children += [w.Label(f"{hour:02d}:00") for hour in hours]
@@ -90,7 +113,23 @@ def heatmap_children(
             button = _cell_button(w, cells[(day, hour)], most, zone)
             button.on_click(on_select(day, hour))
             children.append(button)
-    return children, f"{LABEL_WIDTH} repeat({len(hours)}, auto)"
+            buttons[(day, hour)] = button
+    return children, f"{LABEL_WIDTH} repeat({len(hours)}, auto)", buttons
+
+
+def mark_cell(button: Any, cell: Cell, mark: str | None) -> None:
+    """Draw a cell as chosen, held or as it was (``mark`` "selected", "held" or None).
+
+    A held cell counts one place less: the one this picker holds.
+    """
+    held = mark == "held"
+    button.description = _TEXT.get(cell.kind, "").format(free=cell.free - held)
+    button.layout.border = _MARKS.get(mark or "", "")
+    for name in _MARKS:
+        if name == mark:
+            button.add_class(f"zimun-{name}")
+        else:
+            button.remove_class(f"zimun-{name}")
 
 
 def _cell_button(w: Any, cell: Cell, most: int, zone: ZoneInfo) -> Any:

@@ -11,14 +11,15 @@ the widget's ``Output``, never lost. ``ipywidgets`` is imported inside methods o
 from __future__ import annotations
 
 import html
+import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from .config import MAX_DAYS_AHEAD
+from .config import HOLD_TTL, MAX_DAYS_AHEAD
 from .errors import HoldExpiredError, InputError, SlotUnavailableError, ZimunError
 from .models import Appointment, Availability, Hold, Slot
 from .pickerparts import (
@@ -29,6 +30,7 @@ from .pickerparts import (
     contact_problems,
     explain,
     heatmap_children,
+    mark_cell,
 )
 from .slotgrid import Cell, free_count, hour_grid, legend_html
 from .sync_client import ZimunClient
@@ -50,8 +52,10 @@ class SlotPicker:
     days_ahead : int
         Days of availability to show (1-60).
     now : callable or None
-        The clock for the hold countdown, returning an aware datetime; default
-        ``datetime.now(UTC)``. Tests and the sandbox pass ``sandbox.now``.
+        The server's clock for the hold countdown, returning an aware datetime. By default the
+        countdown runs on the server's clock without reading this computer's: a hold's
+        ``expires_at`` is its creation plus 10 minutes, so the time left is 10 minutes less
+        the time since its answer arrived. Tests of the sandbox pass ``sandbox.now``.
     live_countdown : bool
         Redraw the countdown every second while a hold is live (off in headless tests, which
         call `tick` instead).
@@ -83,7 +87,9 @@ class SlotPicker:
         self.client = client
         self.days_ahead = days_ahead
         self.live_countdown = live_countdown
-        self._now = now or (lambda: datetime.now(UTC))
+        self._clock = now
+        self._held_at = time.monotonic()  # when the current hold's answer arrived
+        self._busy = False  # a button's call is under way: other clicks are ignored
         self.selected_slot: Slot | None = None
         self.current_hold: Hold | None = None
         self.appointment: Appointment | None = None
@@ -92,6 +98,8 @@ class SlotPicker:
         self._quiet = False
         self._ticker = Ticker(lambda: self._guarded(self.tick), self._hold_live)
         self._cells: dict[tuple[date, int], Cell] = {}
+        self._buttons: dict[tuple[date, int], Any] = {}  # the heatmap's button of each cell
+        self._marked: set[tuple[date, int]] = set()  # cells drawn as chosen or held
         self._zone = ZoneInfo("UTC")
         self.services = {s.service_id: s for s in client.services() if s.active}
         self.location_names = {loc.location_id: loc.name for loc in client.locations()}
@@ -117,14 +125,15 @@ class SlotPicker:
         self.countdown_label = w.Label()
         self._build_contact(w)
         self.status = w.HTML()
-        self.output = w.Output()
+        self.output = w.Output()  # the full errors, for whoever wants them: folded away
+        self.details = w.Accordion(children=[self.output], titles=("Details",), selected_index=None)
         self.widget = w.VBox(self._layout(w))
         self._name_widgets()
         self._connect()
 
     def _build_contact(self, w: Any) -> None:
-        self.name_text = w.Text(description="Name", placeholder="Dana Lee")
-        self.email_text = w.Text(description="Email", placeholder="dana@example.com")
+        self.name_text = w.Text(description="Name", placeholder="customer's name (required)")
+        self.email_text = w.Text(description="Email", placeholder="their email (required)")
         self.phone_text = w.Text(description="Phone", placeholder="optional")
         self.notes_text = w.Textarea(description="Notes", placeholder="optional")
         self.contact_status = w.HTML()
@@ -135,16 +144,17 @@ class SlotPicker:
         controls = [self.service_dropdown, self.location_dropdown]
         controls += [self.days_input, self.refresh_button]
         contact = [self.name_text, self.email_text, self.phone_text, self.notes_text]
+        # what happened sits right under the heatmap, where the person just clicked
         return [
             w.HBox(controls, layout=w.Layout(flex_flow="row wrap")),
             self.legend,
             self.heatmap,
+            self.status,
             w.HBox([self.slot_list, w.VBox([self.hold_button, self.release_button])]),
             self.hold_label,
             self.countdown_label,
             w.VBox([*contact, self.contact_status, self.confirm_button]),
-            self.status,
-            self.output,
+            self.details,
         ]
 
     def _name_widgets(self) -> None:
@@ -170,10 +180,10 @@ class SlotPicker:
         )
         self.days_input.observe(self._on(lambda c: self.refresh(c.new)), names="value")
         self.slot_list.observe(self._on(lambda c: self.select(c.new)), names="value")
-        self.refresh_button.on_click(self._on(lambda _: self.refresh()))
-        self.hold_button.on_click(self._on(lambda _: self.hold()))
-        self.release_button.on_click(self._on(lambda _: self.release()))
-        self.confirm_button.on_click(self._on(lambda _: self._confirm_typed()))
+        self.refresh_button.on_click(self._click(self.refresh_button, self.refresh))
+        self.hold_button.on_click(self._click(self.hold_button, self.hold))
+        self.release_button.on_click(self._click(self.release_button, self.release))
+        self.confirm_button.on_click(self._click(self.confirm_button, self._confirm_typed))
         for text in (self.name_text, self.email_text):
             text.observe(self._on(lambda _: self._check_contact()), names="value")
 
@@ -184,6 +194,31 @@ class SlotPicker:
             change_to_none = getattr(event, "new", 0) is None
             if not self._quiet and not change_to_none:
                 self._guarded(action, event)
+
+        return callback
+
+    def _click(self, button: Any, action: Callable[[], object]) -> Callable[[Any], None]:
+        """A button's callback: ignored while disabled or while another call is under way.
+
+        A double click arrives as two events, the second after the first's call has
+        finished (and disabled the button): it is dropped, not run against a state that moved on.
+        """
+
+        def callback(_: Any) -> None:
+            if self._quiet or self._busy or button.disabled:
+                return
+            self._busy = True
+            buttons = (self.hold_button, self.release_button, self.confirm_button)
+            before = [b.disabled for b in buttons]
+            for b in buttons:
+                b.disabled = True
+            try:
+                self._guarded(action)
+            finally:
+                self._busy = False
+                for b, was in zip(buttons, before, strict=True):
+                    b.disabled = was
+                self._update_buttons()
 
         return callback
 
@@ -220,12 +255,33 @@ class SlotPicker:
 
         old = list(self.heatmap.children)
         days = [day.date for day in self.availability.days]
-        children, columns = heatmap_children(w, self._cells, days, self._zone, self._selector)
+        children, columns, self._buttons = heatmap_children(
+            w, self._cells, days, self._zone, self._selector
+        )
+        self._marked = set()
         self.heatmap.layout.grid_template_columns = columns
         self.heatmap.children = children
         self.legend.value = legend_html(max((c.free for c in self._cells.values()), default=0))
         for widget in old:
             widget.close()
+
+    def _cell_of(self, moment: datetime) -> tuple[date, int]:
+        local = moment.astimezone(self._zone)
+        return local.date(), local.hour
+
+    def _mark_cells(self) -> None:
+        """Outline the chosen cell, and the held one (its count less the place held)."""
+        marks: dict[tuple[date, int], str] = {}
+        if self.selected_slot is not None:
+            marks[self._cell_of(self.selected_slot.start)] = "selected"
+        if self.current_hold is not None and self._hold_live():
+            marks[self._cell_of(self.current_hold.appointment_time)] = "held"
+        for key in self._marked | set(marks):
+            button, cell = self._buttons.get(key), self._cells.get(key)
+            if button is None or cell is None:
+                continue
+            mark_cell(button, cell, marks.get(key))
+        self._marked = set(marks)
 
     def _selector(self, day: date, hour: int) -> Callable[[Any], None]:
         return self._on(lambda _: self.select_hour(day, hour))
@@ -289,7 +345,8 @@ class SlotPicker:
             names = [(f"{self.location_names.get(i, i)} ({i})", i) for i in locations]
             self.location_dropdown.options = names
             self.location_dropdown.value = self.location_id
-        self.location_dropdown.layout.display = None if len(locations) > 1 else "none"
+        # shown always (where the customer must go), fixed when the service has one location
+        self.location_dropdown.disabled = len(locations) < 2
         return self.refresh()
 
     def refresh(self, days_ahead: int | None = None) -> Availability:
@@ -336,13 +393,22 @@ class SlotPicker:
             raise InputError(f"{day} {hour:02d}:00 has no free slot; click a coloured cell")
         free = [slot for slot in cell.slots if slot.is_bookable]
         with self._quietly():
-            self.slot_list.options = [
-                (f"{self._local(s.start, '%H:%M')} ({free_count(s)} free)", s.start) for s in free
-            ]
-        self.selected_slot = None
+            self.slot_list.options = [(self._slot_label(s), s.start) for s in free]
+            # the list shows its first option as chosen, so it is: Hold works at once, and a
+            # click on that option (which sends no change) is no dead end
+            self.slot_list.value = free[0].start
+        self.selected_slot = free[0]
+        self._mark_cells()
         self._update_buttons()
-        self._say(f"{day:%a %d %b} {hour:02d}:00: {len(free)} free slots; choose one.")
+        more = f"; or choose one of the {len(free)} listed" if len(free) > 1 else ""
+        self._say(f"Selected {self._local(free[0].start)}: press Hold{more}.")
         return free
+
+    def _slot_label(self, slot: Slot) -> str:
+        """``"09:00-09:45, 45 min (2 free)"``: start, end and length, then the free places."""
+        minutes = self.services[self.service_id].duration_minutes
+        end = f"-{self._local(slot.end, '%H:%M')}" if slot.end else ""
+        return f"{self._local(slot.start, '%H:%M')}{end}, {minutes} min ({free_count(slot)} free)"
 
     def select(self, slot_start: datetime) -> Slot:
         """Choose the free slot starting at ``slot_start`` (an aware datetime) for Hold.
@@ -366,6 +432,7 @@ class SlotPicker:
         with self._quietly():
             self.slot_list.value = slot.start
         self.selected_slot = slot
+        self._mark_cells()
         self._update_buttons()
         self._say(f"Selected {self._local(slot.start)}: press Hold to keep it {HOLD_MINUTES} min.")
         return slot
@@ -393,6 +460,8 @@ class SlotPicker:
             self._say(JUST_TAKEN, error=True)
             raise
         self.current_hold, self._expired, self.appointment = hold, False, None
+        self._held_at = time.monotonic()
+        self._mark_cells()
         self.hold_label.value = html.escape(
             f"Hold {hold.hold_id}: {self._local(hold.appointment_time)} ({self._zone.key})"
         )
@@ -443,6 +512,10 @@ class SlotPicker:
             raise
         self._finish_hold()
         self.appointment = appointment
+        with self._quietly():  # the next booking starts from empty fields, never this customer's
+            for text in (self.name_text, self.email_text, self.phone_text, self.notes_text):
+                text.value = ""
+        self.contact_status.value = ""
         self.hold_label.value = html.escape(
             f"Appointment {appointment.appointment_id}: status {appointment.status}, "
             f"{self._local(appointment.appointment_time)} ({self._zone.key})"
@@ -465,7 +538,9 @@ class SlotPicker:
         released = self.client.release(hold.hold_id)
         self._finish_hold()
         self.hold_label.value = ""
-        self._load()
+        # the heatmap drew the slot free before the hold, as it is again: no refetch, no redraw
+        self._mark_cells()
+        self._update_buttons()
         when = self._local(hold.appointment_time)
         kept = f"The service kept the hold on {when}; it expires by itself."
         self._say(f"Released {when}: the slot is free again." if released else kept)
@@ -484,6 +559,16 @@ class SlotPicker:
         self._say(EXPIRED, error=True)
 
     # -- the countdown -------------------------------------------------------------------------
+    def _now(self) -> datetime:
+        """The server's time now: its clock if given, else the hold's creation plus elapsed."""
+        if self._clock is not None:
+            return self._clock()
+        hold = self.current_hold
+        if hold is None:
+            return datetime.now(UTC)
+        elapsed = timedelta(seconds=time.monotonic() - self._held_at)
+        return hold.expires_at - HOLD_TTL + elapsed
+
     def countdown_text(self, now: datetime | None = None) -> str:
         """The time left on the hold, e.g. ``"9:58 left to confirm (until Mon 23 Mar 09:25)"``."""
         hold = self.current_hold
