@@ -13,7 +13,7 @@ LAYERS = {
     "fetch": 3, "mapping": 3, "wire": 3, "demo": 3,
     "snapshots": 4, "snapshotfiles": 4, "storelock": 4, "analysis": 4, "trends": 4,
     "plots": 4, "trendplots": 4, "reports": 4, "slotgrid": 4,
-    "cli": 5, "widgets": 5, "pickerparts": 5, "__main__": 5,
+    "cli": 5, "widgets": 5, "pickerparts": 5, "pickergrid": 5, "__main__": 5,
 }  # fmt: skip
 CLIENT_SIDE = {name for name, layer in LAYERS.items() if layer <= 5} - {"__main__", "cli"}
 

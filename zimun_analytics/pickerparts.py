@@ -27,31 +27,28 @@ from .errors import (
 )
 from .slotgrid import FULL_COLOR, Cell, cell_colors
 
+Json = dict[str, Any]
+
 __all__ = [
-    "CELL_HEIGHT",
-    "CELL_WIDTH",
     "COUNTDOWN_TICK_S",
     "EXPIRED",
     "HOLD_MINUTES",
     "JUST_TAKEN",
-    "LABEL_WIDTH",
     "Ticker",
     "contact_problems",
     "explain",
-    "heatmap_children",
-    "mark_cell",
+    "cell_key",
+    "heatmap_grid",
 ]
 
 COUNTDOWN_TICK_S = 1.0  # how often the live countdown redraws
 HOLD_MINUTES = int(HOLD_TTL.total_seconds() // 60)
-CELL_WIDTH, CELL_HEIGHT, LABEL_WIDTH = "42px", "28px", "96px"
 JUST_TAKEN = "That slot was just taken by someone else: the heatmap is refreshed, pick another."
 EXPIRED = (
     f"The hold expired after {HOLD_MINUTES} minutes, so Confirm is disabled: "
     "select the slot and Hold it again."
 )
 _TEXT = {"free": "{free}", "full": "0", "holiday": "hol"}  # closed and past cells stay blank
-_MARKS = {"selected": "3px solid #111111", "held": "3px dashed #111111"}  # cell outlines
 
 
 def contact_problems(name: str, email: str) -> list[str]:
@@ -88,52 +85,33 @@ def explain(error: ZimunError) -> str:
     return str(error)
 
 
-def heatmap_children(
-    w: Any,
-    cells: dict[tuple[date, int], Cell],
-    days: list[date],
-    zone: ZoneInfo,
-    on_select: Callable[[date, int], Callable[[Any], None]],
-) -> tuple[list[Any], str, dict[tuple[date, int], Any]]:
-    """The heatmap's widgets, its CSS ``grid_template_columns`` and each cell's button.
+def cell_key(day: date, hour: int) -> str:
+    """A cell's key in :class:`~zimun_analytics.pickergrid.HeatmapGrid`: ``"<date>|<hour>"``."""
+    return f"{day.isoformat()}|{hour}"
 
-    An hour header, then for each day its label and a button per hour; ``on_select(day,
-    hour)`` makes each button's click callback.
+
+def heatmap_grid(cells: dict[tuple[date, int], Cell], days: list[date], zone: ZoneInfo) -> Json:
+    """The ``grid`` of :class:`~zimun_analytics.pickergrid.HeatmapGrid` (see there).
+
+    Its hours, a row per day, and each cell's kind, count, tooltip and colours.
     """
     hours = sorted({hour for _, hour in cells})
-    buttons: dict[tuple[date, int], Any] = {}
     if not hours:
-        return [w.Label("No slots in this window.")], "auto", buttons
+        return {"hours": [], "rows": [], "cells": {}, "empty": "No slots in this window."}
     most = max(cell.free for cell in cells.values())
-    children = [w.Label("", layout=w.Layout(width=LABEL_WIDTH))]
-    children += [w.Label(f"{hour:02d}:00") for hour in hours]
-    for day in days:
-        children.append(w.Label(day.strftime("%a %d %b"), layout=w.Layout(width=LABEL_WIDTH)))
-        for hour in hours:
-            button = _cell_button(w, cells[(day, hour)], most, zone)
-            button.on_click(on_select(day, hour))
-            children.append(button)
-            buttons[(day, hour)] = button
-    return children, f"{LABEL_WIDTH} repeat({len(hours)}, auto)", buttons
+    return {
+        "hours": hours,
+        "rows": [{"day": day.isoformat(), "label": day.strftime("%a %d %b")} for day in days],
+        "cells": {
+            cell_key(day, hour): _cell_view(cells[(day, hour)], most, zone)
+            for day in days
+            for hour in hours
+        },
+    }
 
 
-def mark_cell(button: Any, cell: Cell, mark: str | None) -> None:
-    """Draw a cell as chosen, held or as it was (``mark`` "selected", "held" or None).
-
-    A held cell counts one place less: the one this picker holds.
-    """
-    held = mark == "held"
-    button.description = _TEXT.get(cell.kind, "").format(free=cell.free - held)
-    button.layout.border = _MARKS.get(mark or "", "")
-    for name in _MARKS:
-        if name == mark:
-            button.add_class(f"zimun-{name}")
-        else:
-            button.remove_class(f"zimun-{name}")
-
-
-def _cell_button(w: Any, cell: Cell, most: int, zone: ZoneInfo) -> Any:
-    """One hour's button: count, colour, tooltip and CSS classes; clickable only when free."""
+def _cell_view(cell: Cell, most: int, zone: ZoneInfo) -> Json:
+    """One hour's count, tooltip and colours; clickable (by its kind) only when free."""
     when = f"{cell.day:%a %d %b %Y} {cell.hour:02d}:00-{cell.hour + 1:02d}:00"
     tips = {
         "free": f"{cell.free} free of {sum(s.capacity or 0 for s in cell.slots)}",
@@ -142,18 +120,19 @@ def _cell_button(w: Any, cell: Cell, most: int, zone: ZoneInfo) -> Any:
         "closed": "closed" if cell.note == "closed" else "no slots offered",
         "past": "this hour has begun: nothing left to book in it",
     }
-    button = w.Button(
-        description=_TEXT.get(cell.kind, "").format(free=cell.free),
-        tooltip=f"{when} ({zone.key}): {tips[cell.kind]}",
-        disabled=cell.kind != "free",
-        layout=w.Layout(width=CELL_WIDTH, height=CELL_HEIGHT),
-    )
+    color, ink = "", ""
     if cell.kind in ("free", "full"):
         color, ink = cell_colors(cell.free, most) if cell.free else (FULL_COLOR, "#000000")
-        button.style.button_color, button.style.text_color = color, ink
-    for name in ("cell", cell.kind, f"d-{cell.day.isoformat()}", f"h-{cell.hour:02d}"):
-        button.add_class(f"zimun-{name}")
-    return button
+    text = _TEXT.get(cell.kind, "")
+    return {
+        "kind": cell.kind,
+        "text": text.format(free=cell.free),
+        # held: one place less, the one this picker holds
+        "held_text": text.format(free=max(cell.free - 1, 0)),
+        "tip": f"{when} ({zone.key}): {tips[cell.kind]}",
+        "color": color,
+        "ink": ink,
+    }
 
 
 class Ticker:

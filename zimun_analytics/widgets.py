@@ -27,10 +27,10 @@ from .pickerparts import (
     HOLD_MINUTES,
     JUST_TAKEN,
     Ticker,
+    cell_key,
     contact_problems,
     explain,
-    heatmap_children,
-    mark_cell,
+    heatmap_grid,
 )
 from .slotgrid import Cell, free_count, hour_grid, legend_html
 from .sync_client import ZimunClient
@@ -98,8 +98,6 @@ class SlotPicker:
         self._quiet = False
         self._ticker = Ticker(lambda: self._guarded(self.tick), self._hold_live)
         self._cells: dict[tuple[date, int], Cell] = {}
-        self._buttons: dict[tuple[date, int], Any] = {}  # the heatmap's button of each cell
-        self._marked: set[tuple[date, int]] = set()  # cells drawn as chosen or held
         self._zone = ZoneInfo("UTC")
         self.services = {s.service_id: s for s in client.services() if s.active}
         self.location_names = {loc.location_id: loc.name for loc in client.locations()}
@@ -117,7 +115,9 @@ class SlotPicker:
         self.days_input = w.BoundedIntText(days, min=1, max=MAX_DAYS_AHEAD, description="Days")
         self.refresh_button = w.Button(description="Refresh", icon="refresh")
         self.legend = w.HTML(legend_html(1))
-        self.heatmap = w.GridBox(layout=w.Layout(grid_gap="2px", overflow="auto"))
+        from .pickergrid import HeatmapGrid  # with anywidget: only when a picker is made
+
+        self.heatmap = HeatmapGrid()
         self.slot_list = w.Select(options=[], rows=5, description="Slots")
         self.hold_button = w.Button(description="Hold", button_style="primary", disabled=True)
         self.release_button = w.Button(description="Release", disabled=True)
@@ -179,6 +179,7 @@ class SlotPicker:
             self._on(lambda c: self.set_service(self.service_id, c.new)), names="value"
         )
         self.days_input.observe(self._on(lambda c: self.refresh(c.new)), names="value")
+        self.heatmap.observe(self._on(self._cell_clicked), names="clicked")
         self.slot_list.observe(self._on(lambda c: self.select(c.new)), names="value")
         self.refresh_button.on_click(self._click(self.refresh_button, self.refresh))
         self.hold_button.on_click(self._click(self.hold_button, self.hold))
@@ -251,19 +252,10 @@ class SlotPicker:
         return moment.astimezone(self._zone).strftime(fmt)
 
     def _draw_heatmap(self) -> None:
-        import ipywidgets as w
-
-        old = list(self.heatmap.children)
         days = [day.date for day in self.availability.days]
-        children, columns, self._buttons = heatmap_children(
-            w, self._cells, days, self._zone, self._selector
-        )
-        self._marked = set()
-        self.heatmap.layout.grid_template_columns = columns
-        self.heatmap.children = children
+        self.heatmap.grid = heatmap_grid(self._cells, days, self._zone)
+        self.heatmap.marks = {}
         self.legend.value = legend_html(max((c.free for c in self._cells.values()), default=0))
-        for widget in old:
-            widget.close()
 
     def _cell_of(self, moment: datetime) -> tuple[date, int]:
         local = moment.astimezone(self._zone)
@@ -276,15 +268,12 @@ class SlotPicker:
             marks[self._cell_of(self.selected_slot.start)] = "selected"
         if self.current_hold is not None and self._hold_live():
             marks[self._cell_of(self.current_hold.appointment_time)] = "held"
-        for key in self._marked | set(marks):
-            button, cell = self._buttons.get(key), self._cells.get(key)
-            if button is None or cell is None:
-                continue
-            mark_cell(button, cell, marks.get(key))
-        self._marked = set(marks)
+        self.heatmap.marks = {cell_key(*key): mark for key, mark in marks.items()}
 
-    def _selector(self, day: date, hour: int) -> Callable[[Any], None]:
-        return self._on(lambda _: self.select_hour(day, hour))
+    def _cell_clicked(self, change: Any) -> None:
+        """The browser's click on a free cell (``HeatmapGrid.clicked``): list its slots."""
+        day, _, hour = str(change.new.get("key", "")).partition("|")
+        self.select_hour(date.fromisoformat(day), int(hour))
 
     def _update_buttons(self) -> None:
         live = self._hold_live()
