@@ -34,8 +34,10 @@ import httpx
 import nbformat
 import pytest
 from browser_support import ARTIFACTS, free_port, launch_chromium, require_chromium
+from front_desk import front_desk
 
 from zimun_analytics import plots
+from zimun_analytics.sandbox import Sandbox
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 require_chromium()
@@ -396,3 +398,39 @@ def test_jupyterlab_reaches_nothing_outside_and_renders_widgets(lab, lab_page):
     assert "python3" in kernels
     outside = [u for u in lab_page.requests if not u.startswith((lab.url, "data:", "blob:"))]
     assert not outside, f"the page reached beyond JupyterLab: {outside}"
+
+
+def test_every_front_desk_path_in_jupyterlab(lab, lab_page):
+    """The picker as a front desk uses it, in a notebook of its own (see tests/front_desk.py)."""
+    tab = lab_page.tab
+    ARTIFACTS.mkdir(exist_ok=True)
+    with Sandbox(seed=1) as sandbox:  # a real clock: the countdown runs on the server's
+        (lab.root / "front_desk.json").write_text(
+            json.dumps([sandbox.client_id, sandbox.client_secret, sandbox.base_url])
+        )
+        notebook = nbformat.v4.new_notebook()
+        notebook.cells = [
+            nbformat.v4.new_code_cell(
+                "import json\n"
+                "from zimun_analytics import ZimunClient\n"
+                "from zimun_analytics.widgets import SlotPicker\n\n"
+                "client = ZimunClient(*json.load(open('front_desk.json')))\n"
+                "SlotPicker(client, service_id='s_eyebrow', days_ahead=7)"
+            )
+        ]
+        notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+        nbformat.write(notebook, lab.root / "front_desk.ipynb")
+        done = False
+        try:
+            tab.click(".jp-FileBrowser [data-command='filebrowser:refresh']")
+            _open_notebook(tab, "front_desk.ipynb")
+            _run_all(tab)
+            timings = front_desk(tab, sandbox, str(ARTIFACTS / "jupyterlab_picker"))
+            _save_close_and_shut_down(tab, "front_desk.ipynb")
+            done = True
+        finally:
+            if not done:
+                lab.shut_down_kernels()
+                _open_lab(lab_page)
+    (ARTIFACTS / "jupyterlab_front_desk_ms.json").write_text(json.dumps(timings, indent=2))
+    print(f"click -> UI updated (ms): {timings}")

@@ -13,19 +13,17 @@ import re
 import subprocess
 import sys
 import time
-from datetime import timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import httpx
 import nbformat
 import pytest
 from browser_support import ARTIFACTS, free_port, launch_chromium, require_chromium
+from front_desk import front_desk
 
 from zimun_analytics import ZimunClient
 from zimun_analytics.sandbox import Sandbox
 
-BERLIN = ZoneInfo("Europe/Berlin")  # s_eyebrow's location
 UI_TIMEOUT_MS = 120_000  # Voila runs the notebook before the widget appears
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -142,57 +140,14 @@ def test_pick_hold_and_confirm_in_a_real_browser(voila):
     }
 
 
-def test_sixty_days_a_reselect_a_double_click_and_a_second_booking(voila):
+def test_every_front_desk_path_in_voila(voila):
     url, sandbox = voila
-    timings: dict[str, int] = {}
     ARTIFACTS.mkdir(exist_ok=True)
-    last_day = (sandbox.now().astimezone(BERLIN) + timedelta(days=59)).date().isoformat()
     with playwright_api.sync_playwright() as playwright:
         browser = launch_chromium(playwright)
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
         page.goto(url, timeout=UI_TIMEOUT_MS)
-        page.wait_for_selector("button.zimun-cell.zimun-free", timeout=UI_TIMEOUT_MS)
-        # the largest window the widget allows: every cell drawn by the browser
-        started = time.perf_counter()
-        page.fill(".zimun-days input", "60")
-        page.press(".zimun-days input", "Enter")
-        page.wait_for_selector(f"button.zimun-cell.zimun-d-{last_day}", timeout=UI_TIMEOUT_MS)
-        timings["days_60_to_drawn"] = round((time.perf_counter() - started) * 1000)
-        assert page.locator("button.zimun-cell").count() >= 60 * 8
-        page.screenshot(path=str(ARTIFACTS / "slot_picker_60_days.png"), full_page=True)
-        # reselect: a cell, another, the first again; its first slot is chosen, Hold works
-        # the last free cells: far enough ahead that no slot starts while we book
-        keys = page.eval_on_selector_all(
-            "button.zimun-cell.zimun-free", "cells => cells.map(c => c.dataset.key)"
-        )
-        first, other, third = (page.locator(f"button[data-key='{k}']") for k in keys[-3:])
-        first.click()
-        page.wait_for_selector("button.zimun-cell.zimun-selected", timeout=UI_TIMEOUT_MS)
-        other.click()
-        first.click()
-        page.wait_for_selector("button.zimun-hold:not([disabled])", timeout=UI_TIMEOUT_MS)
-        _timed_click(
-            page, "button.zimun-hold", ".zimun-hold-info :text('h_')", timings, "hold_to_hold_shown"
-        )
-        page.wait_for_selector("button.zimun-cell.zimun-held", timeout=UI_TIMEOUT_MS)
-        for n, email in enumerate(["first@example.com", "second@example.com"]):
-            if n:  # the second booking: the fields start empty, never the last customer's
-                assert page.input_value(".zimun-contact-name input") == ""
-                third.click()
-                page.wait_for_selector("button.zimun-hold:not([disabled])", timeout=UI_TIMEOUT_MS)
-                page.click("button.zimun-hold")
-                page.wait_for_selector(".zimun-hold-info :text('h_')", timeout=UI_TIMEOUT_MS)
-            page.fill(".zimun-contact-name input", f"Customer {n}")
-            page.fill(".zimun-contact-email input", email)
-            page.wait_for_selector("button.zimun-confirm:not([disabled])", timeout=UI_TIMEOUT_MS)
-            started = time.perf_counter()
-            page.dblclick("button.zimun-confirm")  # people double-click
-            page.wait_for_selector(".zimun-status :text('Booked')", timeout=UI_TIMEOUT_MS)
-            timings[f"confirm_{n + 1}_to_booked"] = round((time.perf_counter() - started) * 1000)
-            assert page.locator(".zimun-status .zimun-error").count() == 0
-        page.screenshot(path=str(ARTIFACTS / "slot_picker_second_booking.png"), full_page=True)
+        timings = front_desk(page, sandbox, str(ARTIFACTS / "voila_picker"))
         browser.close()
-    (ARTIFACTS / "browser_timings_60_days_ms.json").write_text(json.dumps(timings, indent=2))
+    (ARTIFACTS / "voila_front_desk_ms.json").write_text(json.dumps(timings, indent=2))
     print(f"click -> UI updated (ms): {timings}")
-    booked = [(m["kind"], m["to"]) for m in sandbox.outbox()]
-    assert booked == [("confirmed", "first@example.com"), ("confirmed", "second@example.com")]
