@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .errors import ApiError, FieldChecker
+from .openapi_schemas import MAX_NAME_CHARS, MAX_NOTES_CHARS
 from .records import appointment_json, hold_json
 from .stores import StoredResponse, TokenGrant, request_fingerprint
 from .web import authorize, error_response, json_response, sandbox_state
@@ -111,10 +112,10 @@ async def confirm(request: Request) -> Response:
         fields = FieldChecker(body)
         hold_id = fields.text("hold_id")
         contact = {
-            "contact_name": fields.text("contact_name", max_chars=200),
+            "contact_name": fields.text("contact_name", max_chars=MAX_NAME_CHARS),
             "contact_email": fields.email("contact_email"),
             "contact_phone": fields.phone("contact_phone"),
-            "notes": fields.text("notes", required=False, max_chars=2000),
+            "notes": fields.text("notes", required=False, max_chars=MAX_NOTES_CHARS),
         }
         fields.raise_if_any()
         hold_id = fields.checked("hold_id", hold_id)

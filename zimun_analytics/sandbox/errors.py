@@ -11,10 +11,13 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
+from .openapi_schemas import EMAIL_PATTERN, MAX_EMAIL_CHARS, NONBLANK_PATTERN, PHONE_PATTERN
+
 __all__ = ["ApiError", "FieldChecker", "not_found"]
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z0-9-]{2,}$")
-_PHONE = re.compile(r"^\+?[0-9 ()./-]{5,32}$")
+_EMAIL = re.compile(EMAIL_PATTERN)
+_PHONE = re.compile(PHONE_PATTERN)
+_NONBLANK = re.compile(NONBLANK_PATTERN)
 MAX_NAME_CHARS = 200
 MAX_NOTES_CHARS = 2000
 MIN_YEAR, MAX_YEAR = 1970, 9000  # far from datetime's limits, so zone conversions cannot overflow
@@ -66,7 +69,7 @@ class FieldChecker:
             if required:
                 self.problem(field, "is required")
             return None
-        if not isinstance(value, str) or not value.strip():
+        if not isinstance(value, str) or not _NONBLANK.search(value):
             self.problem(field, "must be a non-empty string")
             return None
         if len(value) > max_chars:
@@ -110,7 +113,7 @@ class FieldChecker:
 
     def email(self, field: str) -> str | None:
         """An email address of plausible form."""
-        value = self.text(field, max_chars=254)
+        value = self.text(field, max_chars=MAX_EMAIL_CHARS)
         if value is not None and not _EMAIL.match(value):
             self.problem(field, "must be an email address such as dana@example.com")
             return None

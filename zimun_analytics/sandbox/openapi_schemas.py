@@ -35,6 +35,15 @@ MIN_DAYS_AHEAD, MAX_DAYS_AHEAD, DEFAULT_DAYS_AHEAD = 1, 60, 7
 OFFSET_PATTERN = r"(Z|z|[+-]\d{2}:\d{2})$"
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 
+# Rules the server enforces on request fields, declared here for it and for the schema alike.
+# White space as Python's re and the schema's ECMA-262 regexes both count it: their \s differ
+# (U+001C-U+001F and U+0085 in Python, U+FEFF in ECMA), so neither side uses \s
+_SPACE = r"\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+NONBLANK_PATTERN = rf"[^{_SPACE}]"  # somewhere a character that is not white space
+EMAIL_PATTERN = rf"^[^@{_SPACE}]+@[^@{_SPACE}]+\.[A-Za-z0-9-]{{2,}}$"
+PHONE_PATTERN = r"^\+?[0-9 ()./-]{5,32}$"
+MAX_NAME_CHARS, MAX_EMAIL_CHARS, MAX_NOTES_CHARS = 200, 254, 2000
+MAX_CLOCK_ADVANCE_S = 10 * 365 * 86400
 MAX_REQUEST_BODY_BYTES = 64 * 1024  # more gets 413 before it is read (the API's bodies: <1 KiB)
 MAX_BODY_KIB = MAX_REQUEST_BODY_BYTES // 1024
 
@@ -121,9 +130,17 @@ def _paginated(item: Json) -> Json:
     return _obj({"items": items, "next_page_token": token | {"type": ["string", "null"]}})
 
 
+def id_pattern(prefix: str) -> str:
+    """The pattern of the ids that start with ``prefix`` (``"a"``: ``a_...``)."""
+    return rf"^{prefix}_[^{_SPACE}]+$"
+
+
+APPOINTMENT_ID_PATTERN = id_pattern("a")
+
+
 def _id_schemas() -> Json:
     return {
-        name: string(f"Opaque {noun} id.", pattern=rf"^{prefix}_\S+$", examples=[example])
+        name: string(f"Opaque {noun} id.", pattern=id_pattern(prefix), examples=[example])
         for name, prefix, noun, example in ID_PREFIXES
     }
 
@@ -260,10 +277,17 @@ def _appointment_schemas() -> Json:
     held = {"hold_id": schema_ref("HoldId"), "status": string("Always `held`.", enum=["held"])}
     confirm = {
         "hold_id": schema_ref("HoldId"),
-        "contact_name": string("Customer name.", minLength=1),
-        "contact_email": string("Customer email; receives the confirmation.", format="email"),
-        "contact_phone": string("Customer phone."),
-        "notes": string("Free-text notes."),
+        "contact_name": string(
+            "Customer name.", minLength=1, maxLength=MAX_NAME_CHARS, pattern=NONBLANK_PATTERN
+        ),
+        "contact_email": string(
+            "Customer email; receives the confirmation.",
+            format="email",
+            maxLength=MAX_EMAIL_CHARS,
+            pattern=EMAIL_PATTERN,
+        ),
+        "contact_phone": string("Customer phone.", pattern=PHONE_PATTERN),
+        "notes": string("Free-text notes.", maxLength=MAX_NOTES_CHARS, pattern=NONBLANK_PATTERN),
     }
     appointment = {
         "appointment_id": schema_ref("AppointmentId"),
@@ -306,7 +330,12 @@ def _sandbox_schemas() -> Json:
     }
     clock = {"now": _timestamp("Sandbox time."), "frozen": _bool("Still between advances.")}
     advance = {
-        "advance_seconds": {"type": "number", "minimum": 0, "description": "Seconds to move on."},
+        "advance_seconds": {
+            "type": "number",
+            "minimum": 0,
+            "maximum": MAX_CLOCK_ADVANCE_S,
+            "description": "Seconds to move on.",
+        },
         "simulate": _bool("Let the demand model book free slots over the span.", default=False),
     }
     traffic = {

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -23,6 +24,7 @@ from starlette.responses import Response
 from . import booking_routes
 from .calendar import to_utc_iso
 from .errors import ApiError, FieldChecker
+from .openapi_schemas import APPOINTMENT_ID_PATTERN, MAX_CLOCK_ADVANCE_S
 from .state import SandboxState
 from .web import (
     authorize,
@@ -41,7 +43,6 @@ __all__ = ["ROUTES"]
 
 MAX_DAYS_AHEAD = 60
 DEFAULT_DAYS_AHEAD = 7
-MAX_CLOCK_ADVANCE_S = 10 * 365 * 86400
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -199,6 +200,8 @@ async def availability(request: Request) -> Response:
 async def outbox(request: Request) -> Response:
     """GET /_sandbox/outbox[?appointment_id=...]."""
     wanted = request.query_params.get("appointment_id")
+    if wanted is not None and not re.match(APPOINTMENT_ID_PATTERN, wanted):
+        raise ApiError(400, "invalid_request", "appointment_id must be an appointment id (a_...)")
     items = sandbox_state(request).engine.outbox.items
     return json_response({"items": [i for i in items if wanted in (None, i["appointment_id"])]})
 
@@ -209,8 +212,10 @@ async def clock(request: Request) -> Response:
     booked = 0
     if request.method == "POST":
         raw = await request.body()
+        if not raw.strip():
+            raise ApiError(400, "invalid_request", 'send a JSON body: {"advance_seconds": N}')
         try:
-            body = json.loads(raw) if raw.strip() else {}
+            body = json.loads(raw)
         except (ValueError, UnicodeDecodeError, RecursionError):
             raise ApiError(400, "invalid_request", "the request body is not valid JSON") from None
         seconds, simulate = _clock_fields(FieldChecker(body))
@@ -231,15 +236,18 @@ async def traffic(request: Request) -> Response:
 
 
 def _clock_fields(fields: FieldChecker) -> tuple[float, bool]:
-    seconds = fields.body.get("advance_seconds", 0)
+    seconds = fields.body.get("advance_seconds")
     simulate = fields.body.get("simulate", False)
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+    if seconds is None:
+        fields.problem("advance_seconds", "is required")
+    elif isinstance(seconds, bool) or not isinstance(seconds, int | float):
         fields.problem("advance_seconds", "must be a number of seconds")
     elif not 0 <= seconds <= MAX_CLOCK_ADVANCE_S:
         fields.problem("advance_seconds", f"must be between 0 and {MAX_CLOCK_ADVANCE_S}")
     if not isinstance(simulate, bool):
         fields.problem("simulate", "must be true or false")
     fields.raise_if_any()
+    assert isinstance(seconds, int | float)  # raise_if_any refused anything else
     return float(seconds), simulate
 
 
