@@ -162,7 +162,7 @@ def test_a_dripped_token_body_fails_as_too_slow(misbehaving):
 
 def test_a_dripped_body_is_retried_and_ends_at_the_call_deadline(misbehaving):
     server = misbehaving({**TOKEN_OK, "/api/v1/availability": "drip"})
-    with _client(server) as zimun:
+    with _client(server, timeout=DRIP_TIMEOUT) as zimun:
         error, took = _time_error(lambda: zimun.availability("s_1"))
     assert took < DEADLINE_S + SLACK_S
     assert _ended_by_deadline_or_last_attempt(error, "arrived slower than 4,096 bytes/s")
