@@ -105,6 +105,8 @@ def front_desk(page: Any, sandbox: Any, shots: str) -> dict[str, int]:
         _cell(page, first).click()
         _hold(page, timings, "hold_to_held")
         page.wait_for_selector(f"button.zimun-held[data-key='{first}']", timeout=UI_TIMEOUT_MS)
+        _timed(page, timings, "release_to_released", lambda: page.click("button.zimun-release"),
+               f"button.zimun-selected[data-key='{first}']")  # fmt: skip
 
         # a slot taken by someone else between the listing and Hold
         _cell(page, taken).click()
@@ -120,7 +122,8 @@ def front_desk(page: Any, sandbox: Any, shots: str) -> dict[str, int]:
         for slot in _slots_of_cell(rival, single)[1:]:
             _take(rival, slot)
         page.click("button.zimun-refresh")
-        page.wait_for_selector(f"button.zimun-cell[data-key='{single}']", timeout=UI_TIMEOUT_MS)
+        # redrawn when the status says so: a cell found before that may be replaced under the click
+        page.wait_for_selector(".zimun-status :text('free places')", timeout=UI_TIMEOUT_MS)
         _cell(page, single).click()
         page.wait_for_function(
             "() => document.querySelectorAll('.zimun-slots select option').length === 1",

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 
+import httpx
 import pytest
 
 from zimun_analytics import (
@@ -22,6 +23,7 @@ from zimun_analytics import (
     pickerparts,
 )
 from zimun_analytics.sandbox import Sandbox
+from zimun_analytics.transport import AiohttpTransport
 from zimun_analytics.widgets import SlotPicker
 
 CONTACT = {"contact_name": "Dana Lee", "contact_email": "dana@example.com"}
@@ -515,3 +517,40 @@ def test_slots_show_their_end_and_length(make_picker):
     label = picker.slot_list.options[0][0]
     minutes = picker.services["s_eyebrow"].duration_minutes
     assert re.fullmatch(rf"\d\d:\d\d-\d\d:\d\d, {minutes} min \(\d+ free\)", label), label
+
+
+class _LoseFirstConfirmAnswer(httpx.AsyncBaseTransport):
+    """The network loses the answer to the first confirm, after the server booked it."""
+
+    def __init__(self) -> None:
+        self.inner, self.lost = AiohttpTransport(), 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if request.url.path.endswith("/appointments/confirm") and not self.lost:
+            self.lost += 1
+            await response.aread()
+            raise httpx.ReadError("connection reset after the request was sent", request=request)
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def test_confirm_again_after_a_lost_answer_returns_the_booking_not_a_second(make_picker, fresh):
+    sb, _ = fresh
+    lossy = ZimunClient(sb.client_id, sb.client_secret, sb.base_url, max_retries=0,
+                        transport=_LoseFirstConfirmAnswer())  # fmt: skip
+    try:
+        picker = make_picker(client=lossy, now=sb.now)
+        cells(picker, "free")[0].click()
+        picker.hold_button.click()
+        fill_contact(picker)
+        picker.confirm_button.click()
+        assert "may have gone through" in picker.message
+        assert not picker.confirm_button.disabled  # pressing it again is safe
+        picker.confirm_button.click()
+        assert picker.message.startswith("Booked")
+    finally:
+        lossy.close()
+    assert len([m for m in sb.outbox() if m["kind"] == "confirmed"]) == 1

@@ -54,7 +54,7 @@ from .retries import is_retryable_status, jitter, retry_delay
 from .timeouts import SlowBodyTimeout, minimum_rate_hook, request_timeout
 from .transport import AiohttpTransport
 
-__all__ = ["AsyncZimunClient", "check_email"]
+__all__ = ["AsyncZimunClient", "check_email", "new_idempotency_key"]
 
 log = logging.getLogger("zimun_analytics")
 ListedT = TypeVar("ListedT", Location, Service)  # records of the paginated list endpoints
@@ -136,7 +136,8 @@ def _confirm_body(
     return body
 
 
-def _new_idempotency_key() -> str:
+def new_idempotency_key() -> str:
+    """A fresh ``Idempotency-Key``: one per logical call, the same on each of its retries."""
     return f"za-{uuid.uuid4()}"
 
 
@@ -319,7 +320,7 @@ class AsyncZimunClient:
         if method in {"POST", "PATCH"}:
             # one key per logical call, reused on every attempt: a retried confirm whose first
             # response was lost is replayed by the server, never booked twice
-            key = idempotency_key or _new_idempotency_key()
+            key = idempotency_key or new_idempotency_key()
         progress = _Progress()
         try:
             with anyio.move_on_after(self.call_deadline):
@@ -708,7 +709,7 @@ class AsyncZimunClient:
         """
         contact = (contact_name, contact_email, contact_phone, notes)
         _confirm_body("h_check", *contact)
-        hold_key = _new_idempotency_key()
+        hold_key = new_idempotency_key()
         try:
             held = await self.hold(
                 service_id, appointment_time, duration, location_id, idempotency_key=hold_key
@@ -720,7 +721,7 @@ class AsyncZimunClient:
             held = await self.hold(
                 service_id, appointment_time, duration, location_id, idempotency_key=hold_key
             )
-        key = _new_idempotency_key()
+        key = new_idempotency_key()
         try:
             return await self.confirm(held, *contact, idempotency_key=key)
         except HoldAlreadyConfirmedError:

@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from .client import new_idempotency_key
 from .config import HOLD_TTL, MAX_DAYS_AHEAD
 from .errors import HoldExpiredError, InputError, SlotUnavailableError, ZimunError
 from .models import Appointment, Availability, Hold, Slot
@@ -90,6 +91,8 @@ class SlotPicker:
         self._clock = now
         self._held_at = time.monotonic()  # when the current hold's answer arrived
         self._busy = False  # a button's call is under way: other clicks are ignored
+        # the hold, contact and Idempotency-Key of the last Confirm sent, for sending it again
+        self._confirming: tuple[str, tuple[str, str, str | None, str | None], str] | None = None
         self.selected_slot: Slot | None = None
         self.current_hold: Hold | None = None
         self.appointment: Appointment | None = None
@@ -492,10 +495,13 @@ class SlotPicker:
         if problems:
             raise InputError("; ".join(problems))
         hold = self.current_hold
+        contact = (contact_name.strip(), contact_email.strip(), contact_phone, notes)
+        # a Confirm pressed again after an unanswered one resends the same call under its key:
+        # the server answers with the booking if the first went through, never books twice
+        if self._confirming is None or self._confirming[:2] != (hold.hold_id, contact):
+            self._confirming = (hold.hold_id, contact, new_idempotency_key())
         try:
-            appointment = self.client.confirm(
-                hold.hold_id, contact_name.strip(), contact_email.strip(), contact_phone, notes
-            )
+            appointment = self.client.confirm(hold, *contact, idempotency_key=self._confirming[2])
         except HoldExpiredError:
             self._expire()
             raise
