@@ -11,6 +11,7 @@ from __future__ import annotations
 import socket
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from conftest import NOW, UNLIMITED
 
@@ -20,8 +21,11 @@ from zimun_analytics.errors import (
     APIError,
     HoldAlreadyConfirmedError,
     HoldExpiredError,
+    ResponseFormatError,
     ServerError,
+    UnreadableAnswerError,
 )
+from zimun_analytics.transport import AiohttpTransport
 
 CONTACT = {"contact_name": "Dana Lee", "contact_email": "dana@example.com"}
 
@@ -143,3 +147,38 @@ def _free_starts_frozen(zimun: ZimunClient, count: int = 1) -> list[datetime]:
     after = datetime.fromisoformat(NOW) + timedelta(hours=1)
     days = zimun.availability("s_eyebrow", days_ahead=14)
     return [slot.start for slot in days.free_slots() if slot.start > after][:count]
+
+
+class _Unreadable(httpx.AsyncBaseTransport):
+    """The server does the work; the answer reaching the client is not JSON."""
+
+    def __init__(self, path: str) -> None:
+        self.inner, self.path = AiohttpTransport(), path
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if not request.url.path.endswith(self.path):
+            return response
+        await response.aread()
+        return httpx.Response(response.status_code, content=b"<html>oops</html>")
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+@pytest.mark.parametrize("path", ["/appointments/hold", "/appointments/confirm"])
+def test_a_success_that_cannot_be_read_says_it_took_effect(make_sandbox, path):
+    sb = make_sandbox(**UNLIMITED)
+    with ZimunClient("demo", "demo-secret", sb.base_url) as steady:
+        (start,) = _free_starts_frozen(steady)
+        held = steady.hold("s_eyebrow", start) if path.endswith("confirm") else None
+    client = ZimunClient("demo", "demo-secret", sb.base_url, transport=_Unreadable(path))
+    with client, pytest.raises(UnreadableAnswerError) as caught:
+        if held is None:
+            client.hold("s_eyebrow", start)
+        else:
+            client.confirm(held, **CONTACT)
+    error = caught.value
+    assert isinstance(error, APIError) and error.may_have_taken_effect
+    assert error.idempotency_key and f"idempotency_key={error.idempotency_key!r}" in str(error)
+    assert isinstance(error.__cause__, ResponseFormatError)

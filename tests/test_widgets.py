@@ -519,18 +519,22 @@ def test_slots_show_their_end_and_length(make_picker):
     assert re.fullmatch(rf"\d\d:\d\d-\d\d:\d\d, {minutes} min \(\d+ free\)", label), label
 
 
-class _LoseFirstConfirmAnswer(httpx.AsyncBaseTransport):
-    """The network loses the answer to the first confirm, after the server booked it."""
+class _LoseFirstAnswer(httpx.AsyncBaseTransport):
+    """The network loses the answer to the first request to ``path``, after the server did it."""
 
-    def __init__(self) -> None:
-        self.inner, self.lost = AiohttpTransport(), 0
+    def __init__(self, path: str = "/appointments/confirm") -> None:
+        self.inner, self.path, self.lost, self.keys = AiohttpTransport(), path, 0, []
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         response = await self.inner.handle_async_request(request)
-        if request.url.path.endswith("/appointments/confirm") and not self.lost:
-            self.lost += 1
-            await response.aread()
-            raise httpx.ReadError("connection reset after the request was sent", request=request)
+        if request.url.path.endswith(self.path):
+            self.keys.append(request.headers.get("idempotency-key"))
+            if not self.lost:
+                self.lost += 1
+                await response.aread()
+                raise httpx.ReadError(
+                    "connection reset after the request was sent", request=request
+                )
         return response
 
     async def aclose(self) -> None:
@@ -540,7 +544,7 @@ class _LoseFirstConfirmAnswer(httpx.AsyncBaseTransport):
 def test_confirm_again_after_a_lost_answer_returns_the_booking_not_a_second(make_picker, fresh):
     sb, _ = fresh
     lossy = ZimunClient(sb.client_id, sb.client_secret, sb.base_url, max_retries=0,
-                        transport=_LoseFirstConfirmAnswer())  # fmt: skip
+                        transport=_LoseFirstAnswer())  # fmt: skip
     try:
         picker = make_picker(client=lossy, now=sb.now)
         cells(picker, "free")[0].click()
@@ -554,3 +558,43 @@ def test_confirm_again_after_a_lost_answer_returns_the_booking_not_a_second(make
     finally:
         lossy.close()
     assert len([m for m in sb.outbox() if m["kind"] == "confirmed"]) == 1
+
+
+def test_a_lost_confirm_then_an_edited_contact_shows_the_booking_made(make_picker, fresh):
+    sb, _ = fresh
+    lossy = ZimunClient(sb.client_id, sb.client_secret, sb.base_url, max_retries=0,
+                        transport=_LoseFirstAnswer())  # fmt: skip
+    try:
+        picker = make_picker(client=lossy, now=sb.now)
+        cells(picker, "free")[0].click()
+        picker.hold_button.click()
+        fill_contact(picker)
+        picker.confirm_button.click()  # booked, but the answer is lost
+        fill_contact(picker, name="Dana Lee-Smith")  # a correction, then Confirm again
+        picker.confirm_button.click()
+        assert picker.message.startswith("Booked") and picker.current_hold is None
+        cells(picker, "free")[-1].click()
+        picker.hold_button.click()  # the next customer can be served at once
+        assert picker.current_hold is not None
+    finally:
+        lossy.close()
+    assert [m["kind"] for m in sb.outbox()] == ["confirmed"]
+
+
+def test_hold_again_after_a_lost_answer_picks_up_its_own_hold(make_picker, fresh):
+    sb, _ = fresh
+    lossy = _LoseFirstAnswer("/appointments/hold")
+    client = ZimunClient(sb.client_id, sb.client_secret, sb.base_url, max_retries=0,
+                         transport=lossy)  # fmt: skip
+    try:
+        picker = make_picker(client=client, now=sb.now)
+        cells(picker, "free")[0].click()
+        picker.hold_button.click()
+        assert "press Hold again" in picker.message
+        picker.hold_button.click()
+        assert picker.current_hold is not None and picker.message.startswith("Held")
+    finally:
+        client.close()
+    assert lossy.keys[0] == lossy.keys[1]  # resent under its key: the server's own hold back
+    live = [h for h in sb.state.engine.holds.values() if h.status == "held"]
+    assert [h.hold_id for h in live] == [picker.current_hold.hold_id]

@@ -35,6 +35,7 @@ from .errors import (  # noqa: E402
     ServerError,
     SlotUnavailableError,
     SnapshotError,
+    UnreadableAnswerError,
     ValidationError,
     ZimunError,
 )
@@ -106,6 +107,7 @@ __all__ = [
     "Slot",
     "SlotUnavailableError",
     "SnapshotError",
+    "UnreadableAnswerError",
     "SnapshotStore",
     "ValidationError",
     "ZimunClient",

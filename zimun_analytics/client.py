@@ -46,6 +46,7 @@ from .errors import (
     NotFoundError,
     RateLimitError,
     ResponseFormatError,
+    UnreadableAnswerError,
     make_status_error,
 )
 from .models import Appointment, Availability, Hold, Location, Organization, Service
@@ -134,6 +135,19 @@ def _confirm_body(
     }
     body.update({k: v for k, v in [("contact_phone", contact_phone), ("notes", notes)] if v})
     return body
+
+
+def _unreadable(error: ResponseFormatError, method: str, url: str, key: str) -> APIError:
+    """A success answer to a POST/PATCH that cannot be read: the call took effect."""
+    unreadable = UnreadableAnswerError(
+        f"{method} {url.split('/api/v1', 1)[-1]} succeeded, but its answer cannot be read: "
+        f"{error.field or 'the body'} {error.problem}",
+        method=method,
+        url=url,
+        request_id=error.request_id,
+    )
+    unreadable.idempotency_key, unreadable.may_have_taken_effect = key, True
+    return unreadable
 
 
 def new_idempotency_key() -> str:
@@ -338,6 +352,10 @@ class AsyncZimunClient:
             error.idempotency_key = key
             error.may_have_taken_effect = key is not None and progress.may_have_arrived
             raise
+        except ResponseFormatError as error:
+            if key is None:
+                raise
+            raise _unreadable(error, method, self.base_url + path, key) from error
 
     async def _send_with_retries(
         self,
@@ -612,10 +630,16 @@ class AsyncZimunClient:
         body["organization_id"] = (
             self._organization_id or (await self.organization()).organization_id
         )
+        key = idempotency_key or new_idempotency_key()
+        path = f"{API}/appointments/hold"
         try:
-            data, request_id = await self._request(
-                "POST", f"{API}/appointments/hold", body=body, idempotency_key=idempotency_key
-            )
+            data, request_id = await self._request("POST", path, body=body, idempotency_key=key)
+            try:
+                return Hold.from_json(
+                    data, endpoint="POST /appointments/hold", request_id=request_id
+                )
+            except ResponseFormatError as unreadable:
+                raise _unreadable(unreadable, "POST", self.base_url + path, key) from unreadable
         except APIError as error:
             if error.may_have_taken_effect:
                 minutes = HOLD_TTL.total_seconds() / 60
@@ -625,7 +649,6 @@ class AsyncZimunClient:
                     "returns it, to confirm or release."
                 )
             raise
-        return Hold.from_json(data, endpoint="POST /appointments/hold", request_id=request_id)
 
     async def release(self, hold_id: str) -> bool:
         """Give a held slot back; False if the service cannot (the hold then simply expires)."""
@@ -662,10 +685,16 @@ class AsyncZimunClient:
           already (an earlier confirm under another key).
         """
         body = _confirm_body(hold, contact_name, contact_email, contact_phone, notes)
+        key = idempotency_key or new_idempotency_key()
+        path = f"{API}/appointments/confirm"
         try:
-            data, request_id = await self._request(
-                "POST", f"{API}/appointments/confirm", body=body, idempotency_key=idempotency_key
-            )
+            data, request_id = await self._request("POST", path, body=body, idempotency_key=key)
+            try:
+                return Appointment.from_json(
+                    data, endpoint="POST /appointments/confirm", request_id=request_id
+                )
+            except ResponseFormatError as unreadable:
+                raise _unreadable(unreadable, "POST", self.base_url + path, key) from unreadable
         except HoldAlreadyConfirmedError as error:
             error.may_have_taken_effect = True
             error.outcome = "The hold is an appointment already: look it up, do not book again."
@@ -679,9 +708,6 @@ class AsyncZimunClient:
                 else "No appointment was made."
             )
             raise
-        return Appointment.from_json(
-            data, endpoint="POST /appointments/confirm", request_id=request_id
-        )
 
     async def book(
         self,

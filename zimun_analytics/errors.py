@@ -8,6 +8,7 @@
      ├── ResponseFormatError          a response lacks a required field or has it malformed
      ├── SnapshotError                the snapshot store: unknown id, damaged root, lock held
      └── APIError                     anything the service or the network did
+          ├── UnreadableAnswerError   a POST/PATCH answered success unreadably: it took effect
           ├── APIConnectionError      could not reach the service / connection dropped
           │    └── APITimeoutError
           └── APIStatusError          a status other than 200, 201 or 204 (a 202 or 299 too)
@@ -54,6 +55,7 @@ __all__ = [
     "APIError",
     "APIConnectionError",
     "APITimeoutError",
+    "UnreadableAnswerError",
     "APIStatusError",
     "BadRequestError",
     "LocationRequiredError",
@@ -250,6 +252,17 @@ class APIError(ZimunError):
             where = f"{where}, request_id {self.request_id}"
         outcome = f" {self.outcome}" if self.outcome else ""
         return f"{text} ({where}){outcome}"
+
+
+class UnreadableAnswerError(APIError):
+    """A POST or PATCH was answered with success, but the answer cannot be read.
+
+    The service did what was asked (a hold placed, an appointment made), so
+    ``may_have_taken_effect`` is true; ``__cause__`` is the ResponseFormatError naming the
+    field at fault.
+    """
+
+    _hint = "the service did it, but its answer is malformed: look it up before trying again"
 
 
 class APIConnectionError(APIError):

@@ -20,8 +20,10 @@ from .errors import (
     APIConnectionError,
     APIError,
     APIStatusError,
+    HoldAlreadyConfirmedError,
     HoldExpiredError,
     InputError,
+    InvalidStateError,
     SlotUnavailableError,
     ZimunError,
 )
@@ -73,10 +75,17 @@ def explain(error: ZimunError) -> str:
         return JUST_TAKEN
     if isinstance(error, HoldExpiredError):
         return EXPIRED
+    if isinstance(error, HoldAlreadyConfirmedError | InvalidStateError):
+        return (
+            "This hold is already an appointment: an earlier Confirm went through. "
+            "Look it up before booking again."
+        )
     if isinstance(error, APIError) and error.may_have_taken_effect:
+        if error.url.endswith("/appointments/hold"):
+            return "The booking service did not answer: press Hold again to pick the hold up."
         return (
             "The booking service did not answer: the booking may have gone through. "
-            "Look it up before booking again."
+            "Press Confirm again to find out (it never books twice)."
         )
     if isinstance(error, APIConnectionError):
         return "The booking service cannot be reached right now: try again in a minute."

@@ -21,7 +21,14 @@ from zoneinfo import ZoneInfo
 
 from .client import new_idempotency_key
 from .config import HOLD_TTL, MAX_DAYS_AHEAD
-from .errors import HoldExpiredError, InputError, SlotUnavailableError, ZimunError
+from .errors import (
+    HoldAlreadyConfirmedError,
+    HoldExpiredError,
+    InputError,
+    InvalidStateError,
+    SlotUnavailableError,
+    ZimunError,
+)
 from .models import Appointment, Availability, Hold, Slot
 from .pickerparts import (
     EXPIRED,
@@ -37,6 +44,8 @@ from .slotgrid import Cell, free_count, hour_grid, legend_html
 from .sync_client import ZimunClient
 
 __all__ = ["SlotPicker"]
+
+Contact = tuple[str, str, str | None, str | None]  # name, email, phone, notes, as sent
 
 
 class SlotPicker:
@@ -91,8 +100,10 @@ class SlotPicker:
         self._clock = now
         self._held_at = time.monotonic()  # when the current hold's answer arrived
         self._busy = False  # a button's call is under way: other clicks are ignored
-        # the hold, contact and Idempotency-Key of the last Confirm sent, for sending it again
-        self._confirming: tuple[str, tuple[str, str, str | None, str | None], str] | None = None
+        # Idempotency-Keys, so that a call whose answer was lost is resent, never done twice:
+        # of each Confirm sent for the current hold (by its contact), and of a Hold per slot
+        self._confirm_keys: dict[Contact, str] = {}
+        self._hold_keys: dict[datetime, str] = {}
         self.selected_slot: Slot | None = None
         self.current_hold: Hold | None = None
         self.appointment: Appointment | None = None
@@ -445,12 +456,24 @@ class SlotPicker:
         slot = self.selected_slot
         if self._hold_live():
             self.release()  # one hold per picker; this clears the selection, so it was kept
+        # a Hold pressed again after an unanswered one resends it: the server returns the hold
+        # it may have placed, rather than count it as someone else's
+        key = self._hold_keys.setdefault(slot.start, new_idempotency_key())
         try:
-            hold = self.client.hold(self.service_id, slot.start, location_id=self.location_id)
+            hold = self.client.hold(
+                self.service_id, slot.start, location_id=self.location_id, idempotency_key=key
+            )
         except SlotUnavailableError:
+            self._hold_keys.pop(slot.start, None)
             self._load()
             self._say(JUST_TAKEN, error=True)
             raise
+        except ZimunError as error:
+            if not getattr(error, "may_have_taken_effect", False):
+                self._hold_keys.pop(slot.start, None)
+            raise
+        self._hold_keys.pop(slot.start, None)
+        self._confirm_keys = {}
         self.current_hold, self._expired, self.appointment = hold, False, None
         self._held_at = time.monotonic()
         self._mark_cells()
@@ -498,13 +521,16 @@ class SlotPicker:
         contact = (contact_name.strip(), contact_email.strip(), contact_phone, notes)
         # a Confirm pressed again after an unanswered one resends the same call under its key:
         # the server answers with the booking if the first went through, never books twice
-        if self._confirming is None or self._confirming[:2] != (hold.hold_id, contact):
-            self._confirming = (hold.hold_id, contact, new_idempotency_key())
+        key = self._confirm_keys.setdefault(contact, new_idempotency_key())
         try:
-            appointment = self.client.confirm(hold, *contact, idempotency_key=self._confirming[2])
+            appointment = self.client.confirm(hold, *contact, idempotency_key=key)
         except HoldExpiredError:
             self._expire()
             raise
+        except HoldAlreadyConfirmedError:
+            # an earlier Confirm (another contact, typed after its answer was lost) went
+            # through: its own key fetches that appointment
+            appointment = self._earlier_booking(hold, contact)
         self._finish_hold()
         self.appointment = appointment
         with self._quietly():  # the next booking starts from empty fields, never this customer's
@@ -519,6 +545,27 @@ class SlotPicker:
         self._say(f"Booked: appointment {appointment.appointment_id} is {appointment.status}.")
         return appointment
 
+    def _earlier_booking(
+        self, hold: Hold, contact: tuple[str, str, str | None, str | None]
+    ) -> Appointment:
+        """The appointment an earlier Confirm of this hold made; else the hold is given up."""
+        for sent, key in self._confirm_keys.items():
+            if sent != contact:
+                try:
+                    return self.client.confirm(hold, *sent, idempotency_key=key)
+                except ZimunError:
+                    continue
+        self._finish_hold()  # an appointment already, made elsewhere: nothing left to hold
+        self.hold_label.value = ""
+        self._update_buttons()
+        raise HoldAlreadyConfirmedError(
+            "this hold is already an appointment, made by an earlier Confirm",
+            status_code=409,
+            method="POST",
+            url=self.client.base_url + "/api/v1/appointments/confirm",
+            code="hold_already_confirmed",
+        )
+
     def release(self) -> bool:
         """Give the held slot back so others can book it.
 
@@ -530,7 +577,13 @@ class SlotPicker:
         if self.current_hold is None:
             raise InputError("there is no hold to release")
         hold = self.current_hold
-        released = self.client.release(hold.hold_id)
+        try:
+            released = self.client.release(hold.hold_id)
+        except InvalidStateError:  # it is an appointment already: there is no hold to give
+            self._finish_hold()
+            self.hold_label.value = ""
+            self._update_buttons()
+            raise
         self._finish_hold()
         self.hold_label.value = ""
         # the heatmap drew the slot free before the hold, as it is again: no refetch, no redraw
