@@ -59,6 +59,7 @@ __all__ = ["AsyncZimunClient", "check_email", "new_idempotency_key"]
 
 log = logging.getLogger("zimun_analytics")
 ListedT = TypeVar("ListedT", Location, Service)  # records of the paginated list endpoints
+WrittenT = TypeVar("WrittenT", Hold, Appointment)  # records the booking calls answer with
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z0-9-]{2,}$")
 API = "/api/v1"
 
@@ -135,19 +136,6 @@ def _confirm_body(
     }
     body.update({k: v for k, v in [("contact_phone", contact_phone), ("notes", notes)] if v})
     return body
-
-
-def _unreadable(error: ResponseFormatError, method: str, url: str, key: str) -> APIError:
-    """A success answer to a POST/PATCH that cannot be read: the call took effect."""
-    unreadable = UnreadableAnswerError(
-        f"{method} {url.split('/api/v1', 1)[-1]} succeeded, but its answer cannot be read: "
-        f"{error.field or 'the body'} {error.problem}",
-        method=method,
-        url=url,
-        request_id=error.request_id,
-    )
-    unreadable.idempotency_key, unreadable.may_have_taken_effect = key, True
-    return unreadable
 
 
 def new_idempotency_key() -> str:
@@ -352,10 +340,6 @@ class AsyncZimunClient:
             error.idempotency_key = key
             error.may_have_taken_effect = key is not None and progress.may_have_arrived
             raise
-        except ResponseFormatError as error:
-            if key is None:
-                raise
-            raise _unreadable(error, method, self.base_url + path, key) from error
 
     async def _send_with_retries(
         self,
@@ -487,6 +471,40 @@ class AsyncZimunClient:
         if isinstance(error, APIStatusError):
             return is_retryable_status(error.status_code)
         return isinstance(error, APIConnectionError)
+
+    async def _write(
+        self,
+        method: str,
+        path: str,
+        record: type[WrittenT],
+        body: dict[str, Any],
+        *,
+        idempotency_key: str | None = None,
+        endpoint: str | None = None,
+    ) -> WrittenT:
+        """A POST or PATCH of ``path`` (under ``/api/v1``), its answer read as ``record``.
+
+        A success whose answer cannot be read (not JSON, or not a ``record``) took effect all
+        the same: it is raised as :class:`~zimun_analytics.errors.UnreadableAnswerError`.
+        """
+        key = idempotency_key or new_idempotency_key()
+        try:
+            data, request_id = await self._request(
+                method, API + path, body=body, idempotency_key=key
+            )
+            return record.from_json(
+                data, endpoint=endpoint or f"{method} {path}", request_id=request_id
+            )
+        except ResponseFormatError as cause:
+            error = UnreadableAnswerError(
+                f"{method} {path} succeeded, but its answer cannot be read: "
+                f"{cause.field or 'the body'} {cause.problem}",
+                method=method,
+                url=self.base_url + API + path,
+                request_id=cause.request_id,
+            )
+            error.idempotency_key, error.may_have_taken_effect = key, True
+            raise error from cause
 
     @staticmethod
     def _decode(response: httpx.Response, method: str, path: str) -> tuple[Any, str | None]:
@@ -630,16 +648,10 @@ class AsyncZimunClient:
         body["organization_id"] = (
             self._organization_id or (await self.organization()).organization_id
         )
-        key = idempotency_key or new_idempotency_key()
-        path = f"{API}/appointments/hold"
         try:
-            data, request_id = await self._request("POST", path, body=body, idempotency_key=key)
-            try:
-                return Hold.from_json(
-                    data, endpoint="POST /appointments/hold", request_id=request_id
-                )
-            except ResponseFormatError as unreadable:
-                raise _unreadable(unreadable, "POST", self.base_url + path, key) from unreadable
+            return await self._write(
+                "POST", "/appointments/hold", Hold, body, idempotency_key=idempotency_key
+            )
         except APIError as error:
             if error.may_have_taken_effect:
                 minutes = HOLD_TTL.total_seconds() / 60
@@ -685,16 +697,10 @@ class AsyncZimunClient:
           already (an earlier confirm under another key).
         """
         body = _confirm_body(hold, contact_name, contact_email, contact_phone, notes)
-        key = idempotency_key or new_idempotency_key()
-        path = f"{API}/appointments/confirm"
         try:
-            data, request_id = await self._request("POST", path, body=body, idempotency_key=key)
-            try:
-                return Appointment.from_json(
-                    data, endpoint="POST /appointments/confirm", request_id=request_id
-                )
-            except ResponseFormatError as unreadable:
-                raise _unreadable(unreadable, "POST", self.base_url + path, key) from unreadable
+            return await self._write(
+                "POST", "/appointments/confirm", Appointment, body, idempotency_key=idempotency_key
+            )
         except HoldAlreadyConfirmedError as error:
             error.may_have_taken_effect = True
             error.outcome = "The hold is an appointment already: look it up, do not book again."
@@ -793,10 +799,9 @@ class AsyncZimunClient:
         return Appointment.from_json(data, endpoint="GET /appointments/{id}", request_id=request_id)
 
     async def _patch(self, appointment_id: str, body: dict[str, Any]) -> Appointment:
-        path = f"{API}/appointments/{_check_id('appointment_id', appointment_id)}"
-        data, request_id = await self._request("PATCH", path, body=body)
-        return Appointment.from_json(
-            data, endpoint="PATCH /appointments/{id}", request_id=request_id
+        path = f"/appointments/{_check_id('appointment_id', appointment_id)}"
+        return await self._write(
+            "PATCH", path, Appointment, body, endpoint="PATCH /appointments/{id}"
         )
 
     async def reschedule(self, appointment_id: str, appointment_time: datetime) -> Appointment:

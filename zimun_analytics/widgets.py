@@ -223,16 +223,12 @@ class SlotPicker:
             if self._quiet or self._busy or button.disabled:
                 return
             self._busy = True
-            buttons = (self.hold_button, self.release_button, self.confirm_button)
-            before = [b.disabled for b in buttons]
-            for b in buttons:
-                b.disabled = True
+            for other in (self.hold_button, self.release_button, self.confirm_button):
+                other.disabled = True  # while the call runs; _update_buttons decides after
             try:
                 self._guarded(action)
             finally:
                 self._busy = False
-                for b, was in zip(buttons, before, strict=True):
-                    b.disabled = was
                 self._update_buttons()
 
         return callback
@@ -527,10 +523,10 @@ class SlotPicker:
         except HoldExpiredError:
             self._expire()
             raise
-        except HoldAlreadyConfirmedError:
+        except HoldAlreadyConfirmedError as error:
             # an earlier Confirm (another contact, typed after its answer was lost) went
             # through: its own key fetches that appointment
-            appointment = self._earlier_booking(hold, contact)
+            appointment = self._earlier_booking(hold, contact, error)
         self._finish_hold()
         self.appointment = appointment
         with self._quietly():  # the next booking starts from empty fields, never this customer's
@@ -546,7 +542,7 @@ class SlotPicker:
         return appointment
 
     def _earlier_booking(
-        self, hold: Hold, contact: tuple[str, str, str | None, str | None]
+        self, hold: Hold, contact: Contact, refused: HoldAlreadyConfirmedError
     ) -> Appointment:
         """The appointment an earlier Confirm of this hold made; else the hold is given up."""
         for sent, key in self._confirm_keys.items():
@@ -558,13 +554,7 @@ class SlotPicker:
         self._finish_hold()  # an appointment already, made elsewhere: nothing left to hold
         self.hold_label.value = ""
         self._update_buttons()
-        raise HoldAlreadyConfirmedError(
-            "this hold is already an appointment, made by an earlier Confirm",
-            status_code=409,
-            method="POST",
-            url=self.client.base_url + "/api/v1/appointments/confirm",
-            code="hold_already_confirmed",
-        )
+        raise refused
 
     def release(self) -> bool:
         """Give the held slot back so others can book it.
