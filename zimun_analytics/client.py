@@ -742,17 +742,19 @@ class AsyncZimunClient:
         contact = (contact_name, contact_email, contact_phone, notes)
         _confirm_body("h_check", *contact)
         hold_key = new_idempotency_key()
-        try:
-            held = await self.hold(
-                service_id, appointment_time, duration, location_id, idempotency_key=hold_key
-            )
-        except APIError as error:
-            if not error.may_have_taken_effect:
-                raise
-            # a hold may be out there, blocking the slot: its key fetches it (or places it)
-            held = await self.hold(
-                service_id, appointment_time, duration, location_id, idempotency_key=hold_key
-            )
+        for attempt in range(2):
+            try:
+                held = await self.hold(
+                    service_id, appointment_time, duration, location_id, idempotency_key=hold_key
+                )
+                break
+            except APIError as error:
+                if not error.may_have_taken_effect:
+                    error.outcome = "No appointment was made."  # nor a hold
+                    raise
+                if attempt:
+                    raise
+                # a hold may be out there, blocking the slot: its key fetches it (or places it)
         key = new_idempotency_key()
         try:
             return await self.confirm(held, *contact, idempotency_key=key)
