@@ -40,12 +40,12 @@ import pyarrow as pa
 import requests
 from _support import sandbox_process
 
-from zimun_analytics import ZimunClient, fetch_availability
+from zimun_analytics import SnapshotStore, ZimunClient, fetch_availability
+from zimun_analytics._schema import AvailabilitySnapshot
 from zimun_analytics.client import AsyncZimunClient
-from zimun_analytics.fetch import Call, Payload, tables_from_payloads
+from zimun_analytics.fetch._mapping import tables_from_payloads
+from zimun_analytics.fetch._wire import Call, Payload
 from zimun_analytics.sandbox import Sandbox
-from zimun_analytics.schema import AvailabilitySnapshot
-from zimun_analytics.snapshots import SnapshotStore
 
 NOW = "2026-03-23T08:00:00Z"
 UNLIMITED = {"rate_limit": 1e6, "rate_burst": 10**6}  # this is about concurrency, not pacing

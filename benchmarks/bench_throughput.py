@@ -38,9 +38,10 @@ import httpx
 from _support import sandbox_process
 
 from zimun_analytics import AsyncZimunClient
+from zimun_analytics._models import Service
 from zimun_analytics.fetch import fetch_availability_async
-from zimun_analytics.mapping import Call, Payload, parse_payloads, tables_from_wire
-from zimun_analytics.models import Service
+from zimun_analytics.fetch._mapping import parse_payloads, tables_from_wire
+from zimun_analytics.fetch._wire import Call, Payload
 
 NOW = "2026-03-23T08:00:00Z"
 DAYS = 14

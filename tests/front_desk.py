@@ -15,7 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from zimun_analytics import ZimunClient
-from zimun_analytics.config import HOLD_TTL
+from zimun_analytics._config import HOLD_TTL
 
 SERVICE = "s_eyebrow"
 BERLIN = ZoneInfo("Europe/Berlin")  # s_eyebrow's location

@@ -8,16 +8,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from zimun_analytics._errors import InputError
+from zimun_analytics._models import Service
 from zimun_analytics.analysis import (
+    booking_pace,
     daily_capacity,
+    fill_curves,
     heatmap_table,
+    lead_time_trend,
     next_available,
     service_overview,
 )
-from zimun_analytics.errors import InputError
-from zimun_analytics.fetch import Call, Payload, tables_from_payloads
-from zimun_analytics.models import Service
-from zimun_analytics.trends import booking_pace, fill_curves, lead_time_trend
+from zimun_analytics.fetch._mapping import tables_from_payloads
+from zimun_analytics.fetch._wire import Call, Payload
 
 CUT = Service(
     service_id="s_cut",

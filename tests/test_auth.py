@@ -6,8 +6,8 @@ import anyio
 import httpx
 import pytest
 
-from zimun_analytics.auth import ClientCredentialsAuth
-from zimun_analytics.errors import AuthenticationError, ServerError
+from zimun_analytics._errors import AuthenticationError, ServerError
+from zimun_analytics.client._auth import ClientCredentialsAuth
 
 TOKEN_URL = "https://api.example.test/oauth/token"
 SECRET = "s3cr3t-value"

@@ -16,7 +16,7 @@ import pytest
 from conftest import NOW, UNLIMITED
 
 from zimun_analytics import ZimunClient
-from zimun_analytics.errors import (
+from zimun_analytics._errors import (
     APIConnectionError,
     APIError,
     HoldAlreadyConfirmedError,
@@ -25,7 +25,7 @@ from zimun_analytics.errors import (
     ServerError,
     UnreadableAnswerError,
 )
-from zimun_analytics.transport import AiohttpTransport
+from zimun_analytics.client._transport import AiohttpTransport
 
 CONTACT = {"contact_name": "Dana Lee", "contact_email": "dana@example.com"}
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from zimun_analytics import SnapshotStore, cli
+from zimun_analytics import SnapshotStore
+from zimun_analytics.cli import _main as cli
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 COMMANDS = ["snapshot", "sandbox", "demo"]
@@ -194,8 +195,8 @@ def test_snapshot_when_the_service_fails_exits_1(tmp_path, capsys):
 
 
 def test_reports_of_a_snapshot_without_slots_write_nothing(tmp_path):
-    from zimun_analytics.reports import write_heatmap_reports
-    from zimun_analytics.schema import DAYS, ERRORS, SLOTS, AvailabilitySnapshot, empty_frame
+    from zimun_analytics._schema import DAYS, ERRORS, SLOTS, AvailabilitySnapshot, empty_frame
+    from zimun_analytics.plots import write_heatmap_reports
 
     folder = tmp_path / "reports"
     empty = AvailabilitySnapshot(empty_frame(SLOTS), empty_frame(DAYS), empty_frame(ERRORS))
@@ -204,7 +205,7 @@ def test_reports_of_a_snapshot_without_slots_write_nothing(tmp_path):
 
 
 def test_readme_documents_every_snapshot_column():
-    from zimun_analytics.schema import TABLES
+    from zimun_analytics._schema import TABLES
 
     for table in TABLES.values():
         for column in table.names:

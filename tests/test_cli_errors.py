@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from zimun_analytics import cli
+from zimun_analytics.cli import _main as cli
 
 RUN_TIMEOUT_S = 120  # a bound on a hang, not a timing
 

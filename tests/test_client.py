@@ -11,8 +11,8 @@ import httpx
 import pytest
 from conftest import NOW, UNLIMITED
 
-from zimun_analytics.client import AsyncZimunClient
-from zimun_analytics.errors import (
+from zimun_analytics import ZimunClient
+from zimun_analytics._errors import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
@@ -33,7 +33,7 @@ from zimun_analytics.errors import (
     ValidationError,
     ZimunError,
 )
-from zimun_analytics.sync_client import ZimunClient
+from zimun_analytics.client import AsyncZimunClient
 
 CONTACT = {"contact_name": "Dana Lee", "contact_email": "dana@example.com"}
 

@@ -11,11 +11,11 @@ import pytest
 from conftest import NOW, UNLIMITED
 
 from zimun_analytics import ZimunClient, fetch_availability
-from zimun_analytics.errors import InputError, ResponseFormatError, ServerError
-from zimun_analytics.fetch import Call, Payload, tables_from_payloads
-from zimun_analytics.mapping import parse_payloads, tables_from_wire
-from zimun_analytics.models import Service
-from zimun_analytics.schema import DAYS, ERRORS, SLOTS, empty_frame
+from zimun_analytics._errors import InputError, ResponseFormatError, ServerError
+from zimun_analytics._models import Service
+from zimun_analytics._schema import DAYS, ERRORS, SLOTS, empty_frame
+from zimun_analytics.fetch._mapping import parse_payloads, tables_from_payloads, tables_from_wire
+from zimun_analytics.fetch._wire import Call, Payload
 
 
 @pytest.fixture(scope="module")
@@ -350,7 +350,7 @@ def test_a_body_bigger_than_the_readers_blocks_maps_whole():
 
 
 def test_compact_bodies_take_the_fast_path_and_agree_with_the_exact_one():
-    from zimun_analytics import wire
+    from zimun_analytics.fetch import _wire as wire
 
     slots = [SLOT, {**SLOT, "start": "2026-03-29T11:00:00+02:00"}]
     data = _two_days(slots, {"name": "Fête", "kind": "closed"})

@@ -19,8 +19,8 @@ import pytest
 from conftest import UNLIMITED
 
 from zimun_analytics import ZimunClient, fetch_availability
-from zimun_analytics import wire as wire_module
-from zimun_analytics.errors import APIStatusError, ResponseFormatError
+from zimun_analytics._errors import APIStatusError, ResponseFormatError
+from zimun_analytics.fetch import _wire as wire_module
 
 SERVICES = ["s_facial", "s_haircut", "s_eyebrow", "s_quick_trim"]  # 9 calls, 3 days each
 TARGET = ("s_facial", "l_berlin")

@@ -10,8 +10,8 @@ import anyio
 import pytest
 
 from zimun_analytics import AsyncZimunClient
+from zimun_analytics.client._pacing import Quota, RateLimiter, read_quota
 from zimun_analytics.fetch import fetch_availability_async
-from zimun_analytics.pacing import Quota, RateLimiter, read_quota
 from zimun_analytics.sandbox import Sandbox
 
 WALL = 1_800_000_000.0  # a Unix time for epoch resets

@@ -1,9 +1,11 @@
 """The public surface: what `import zimun_analytics` offers, and what it does not drag in."""
 
+import ast
 import importlib
 import inspect
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -32,17 +34,64 @@ def test_package_exports_the_client_errors_and_records():
     from zimun_analytics import NotFoundError, Slot, ZimunClient, ZimunError
 
     assert issubclass(NotFoundError, ZimunError)
-    assert ZimunClient.__module__ == "zimun_analytics.sync_client"
-    assert Slot.__module__ == "zimun_analytics.models"
+    assert ZimunClient.__module__ == "zimun_analytics.client._sync_client"
+    assert Slot.__module__ == "zimun_analytics._models"
+
+
+# The public API beside zimun_analytics itself: each face and every name it offers. A name
+# added or dropped here is an API change; module paths behind the faces are not API.
+FACES = {
+    "client": {"AsyncZimunClient", "ZimunClient", "new_idempotency_key"},
+    "fetch": {"fetch_availability", "fetch_availability_async"},
+    "store": {"SnapshotStore"},
+    "analysis": {
+        "AGGREGATIONS", "AXES", "VALUES", "HeatmapGrid", "booking_pace", "daily_capacity",
+        "default_value", "diff_snapshots", "fill_curves", "heatmap_grid", "heatmap_table",
+        "lead_time_trend", "next_available", "service_overview", "snapshot_summary",
+    },
+    "plots": {
+        "booking_pace_plot", "calendar_heatmap", "capacity_heatmap", "fill_curve_plot",
+        "heatmap_report", "lead_time_plot", "save_figure", "small_multiples",
+        "write_heatmap_reports",
+    },
+    "widgets": {"SlotPicker"},
+    "cli": {"main"},
+    "sandbox": {"Sandbox", "SandboxSettings", "create_app", "serve_forever"},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("face", FACES)
+def test_each_face_offers_exactly_its_listed_names(face):
+    loaded = importlib.import_module(f"zimun_analytics.{face}")
+    assert set(loaded.__all__) == FACES[face]
+    assert len(loaded.__all__) == len(FACES[face])
+    for name in loaded.__all__:
+        assert getattr(loaded, name) is not None
+
+
+def test_the_package_ships_its_type_information():
+    assert (Path(zimun_analytics.__file__).parent / "py.typed").is_file()
+
+
+def test_version_lives_in_a_leaf_module():
+    from zimun_analytics import _version
+
+    assert zimun_analytics.__version__ == _version.__version__
+    tree = ast.parse(Path(_version.__file__).read_text())
+    assert not [node for node in ast.walk(tree) if isinstance(node, ast.Import | ast.ImportFrom)]
 
 
 @pytest.mark.parametrize(
-    "module",
-    ["client", "sync_client", "errors", "models", "config", "auth", "retries", "schema", "fetch"],
+    ("code", "extra"),
+    [
+        ("import sys; sys.modules['matplotlib'] = None; import zimun_analytics.plots", "plots"),
+        ("import sys; sys.modules['starlette'] = None; import zimun_analytics.sandbox", "sandbox"),
+    ],
 )
-def test_every_module_has_an_all(module):
-    loaded = importlib.import_module(f"zimun_analytics.{module}")
-    assert set(loaded.__all__) <= _public_names(loaded)
+def test_a_missing_extra_names_itself(code, extra):
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 1
+    assert f"pip install 'zimun-analytics[{extra}]'" in run.stderr
 
 
 def test_sandbox_all_lists_what_it_exports():

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -14,12 +11,13 @@ from conftest import UNLIMITED
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 
-from zimun_analytics import SnapshotStore, ZimunClient, fetch_availability, plots, trendplots
-from zimun_analytics.analysis import AXES, WEEKDAY_NAMES, heatmap_grid, heatmap_table
-from zimun_analytics.errors import InputError
-from zimun_analytics.reports import heatmap_report, write_heatmap_reports
+from zimun_analytics import SnapshotStore, ZimunClient, fetch_availability, plots
+from zimun_analytics._errors import InputError
+from zimun_analytics._schema import SLOTS, WEEKDAY_NAMES
+from zimun_analytics.analysis import AXES, heatmap_grid, heatmap_table
+from zimun_analytics.plots import _heatmaps as heatmaps
+from zimun_analytics.plots import heatmap_report, write_heatmap_reports
 from zimun_analytics.sandbox import Sandbox
-from zimun_analytics.schema import SLOTS
 
 duckdb = pytest.importorskip("duckdb")
 
@@ -216,7 +214,7 @@ def test_used_up_cells_are_fully_booked_and_missing_cells_masked():
     assert np.ma.getmaskarray(drawn)[1, 1]  # 11:00 on the 24th: no capacity offered
     full = ax.images[1]  # the fully booked overlay, in its own colour
     assert list(np.ma.getmaskarray(full.get_array()).ravel()) == [False, True, True, True]
-    assert to_hex(full.get_cmap()(0.5)) == plots.FULL_COLOR.lower()
+    assert to_hex(full.get_cmap()(0.5)) == heatmaps.FULL_COLOR.lower()
     assert _legend_texts(ax) == ["fully booked", "no capacity offered"]
 
 
@@ -337,7 +335,7 @@ def test_calendar_hatches_and_names_good_friday_in_berlin(snapshot):
     labels = {(t.get_text(), t.get_position()[1]) for t in ax.texts}
     assert ("Good Friday", row) in labels
     assert ("closed", dates.index("Sun 29 Mar")) in labels
-    hatched = {p.get_y() + 0.5 for p in ax.patches if p.get_hatch() == plots.DAY_OFF_HATCH}
+    hatched = {p.get_y() + 0.5 for p in ax.patches if p.get_hatch() == heatmaps.DAY_OFF_HATCH}
     assert row in hatched and dates.index("Sun 29 Mar") in hatched
     assert "holiday/closed" in _legend_texts(ax)
     assert ax.get_title().split("\n")[1] == "Haircut at l_berlin (Europe/Berlin)"
@@ -497,18 +495,6 @@ def test_empty_input_is_an_input_error(snapshot, name):
         EMPTY[name](snapshot)
 
 
-def test_trend_plots_live_in_trendplots_and_stay_importable_from_plots():
-    assert set(trendplots.__all__) < set(plots.__all__)
-    for name in trendplots.__all__:
-        assert getattr(plots, name) is getattr(trendplots, name)
-
-
-@pytest.mark.parametrize("first", ["trendplots", "plots"])
-def test_either_plot_module_imports_first(first):
-    code = f"import zimun_analytics.{first}; from zimun_analytics.plots import lead_time_plot"
-    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
-
-
 def test_no_pyplot_figures_are_left_open():
     import matplotlib.pyplot as plt  # noqa: TID251  (only to look at pyplot's registry)
 
@@ -633,8 +619,10 @@ def test_omitted_full_slots_are_not_called_unoffered():
     grid = heatmap_grid(omitted, "local_date", "local_hour")
     assert not grid.full_slots_listed
     ax = plots.calendar_heatmap(omitted)
-    assert plots.NOT_LISTED in _legend_texts(ax) and "no capacity offered" not in _legend_texts(ax)
-    assert plots.UNLISTED_NOTE in ax.get_title()
+    assert heatmaps.NOT_LISTED in _legend_texts(ax) and "no capacity offered" not in _legend_texts(
+        ax
+    )
+    assert heatmaps.UNLISTED_NOTE in ax.get_title()
     listed = heatmap_grid(_fetch("2026-03-23T08:00:00Z"), "local_date", "local_hour")
     assert listed.full_slots_listed
 

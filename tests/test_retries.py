@@ -2,8 +2,8 @@
 
 import pytest
 
-from zimun_analytics.config import INITIAL_RETRY_DELAY_S, MAX_RETRY_AFTER_S, MAX_RETRY_DELAY_S
-from zimun_analytics.retries import (
+from zimun_analytics._config import INITIAL_RETRY_DELAY_S, MAX_RETRY_AFTER_S, MAX_RETRY_DELAY_S
+from zimun_analytics.client._retries import (
     is_retryable_status,
     parse_retry_after,
     retry_delay,

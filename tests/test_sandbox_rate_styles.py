@@ -21,7 +21,7 @@ import httpx
 import pytest
 from conftest import TIMEOUT_S, assert_error
 
-from zimun_analytics import cli
+from zimun_analytics.cli import _main as cli
 from zimun_analytics.sandbox import Sandbox, SandboxSettings, ratelimit
 
 X_RATELIMIT = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from zimun_analytics.models import Availability
-from zimun_analytics.slotgrid import hour_grid, legend_html
+from zimun_analytics._models import Availability
+from zimun_analytics.widgets._slotgrid import hour_grid, legend_html
 
 BERLIN = ZoneInfo("Europe/Berlin")
 DST_DAY, NEXT_DAY = date(2026, 3, 29), date(2026, 3, 30)  # clocks go forward on the 29th

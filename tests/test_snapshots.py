@@ -24,10 +24,10 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from zimun_analytics import snapshotfiles, snapshots, storelock
-from zimun_analytics.config import STORE_LOCK_WRITE_GRACE_S
-from zimun_analytics.errors import InputError
-from zimun_analytics.schema import (
+from zimun_analytics import SnapshotError, SnapshotStore
+from zimun_analytics._config import STORE_LOCK_WRITE_GRACE_S
+from zimun_analytics._errors import InputError
+from zimun_analytics._schema import (
     DAYS,
     DIFF,
     ERRORS,
@@ -36,7 +36,10 @@ from zimun_analytics.schema import (
     AvailabilitySnapshot,
     frame_from_arrow,
 )
-from zimun_analytics.snapshots import SnapshotError, SnapshotStore
+from zimun_analytics.analysis import diff_snapshots
+from zimun_analytics.store import _files as snapshotfiles
+from zimun_analytics.store import _lock as storelock
+from zimun_analytics.store import _store as snapshots
 
 SERVICES = {"s_cut": "Haircut", "s_color": "Colouring", "s_beard": "Beard trim"}
 # Both zones change to summer time around 2026-03-27/29, inside the generated days.
@@ -360,7 +363,7 @@ _KILLED_WRITER = """
 import sys, time
 sys.path.insert(0, {tests!r})
 from test_snapshots import make_snapshot
-from zimun_analytics.snapshots import SnapshotStore
+from zimun_analytics import SnapshotStore
 
 
 def pause():
@@ -467,7 +470,7 @@ def test_diff_classifies_vanished_appeared_and_capacity_changed(store):
     b.slots.loc[_slot(b, "s_beard", "l_jlm", "2026-03-27T16:00Z"), "capacity"] = 1
     store.save(a)
     store.save(b)
-    got = store.diff("a", "b")
+    got = diff_snapshots(store.load("a"), store.load("b"))
     assert got[["service_id", "location_id", "change"]].values.tolist() == [
         ["s_beard", "l_jlm", "capacity_changed"],
         ["s_color", "l_jlm", "appeared"],
@@ -500,7 +503,7 @@ def test_diff_leaves_out_passed_slots_and_failed_services(store):
     b.slots = b.slots[(b.slots["slot_start"] >= fetched_b) & (b.slots["service_id"] != "s_color")]
     store.save(a)
     store.save(b)
-    assert store.diff("a", "b").empty
+    assert diff_snapshots(store.load("a"), store.load("b")).empty
 
 
 # -- the lock -------------------------------------------------------------------------------
@@ -708,8 +711,8 @@ def test_a_taker_paused_mid_takeover_is_not_overtaken(local_store, monkeypatch):
 _TAKER = """
 import os, sys, time
 import fsspec
-from zimun_analytics.errors import SnapshotError
-from zimun_analytics.storelock import StoreLock
+from zimun_analytics._errors import SnapshotError
+from zimun_analytics.store._lock import StoreLock
 
 root, go, done = sys.argv[1:]
 lock = StoreLock(fsspec.filesystem("file"), root, local=True)

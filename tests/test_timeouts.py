@@ -19,15 +19,15 @@ import pytest
 from conftest import UNLIMITED
 
 from zimun_analytics import ZimunClient, fetch_availability
-from zimun_analytics.client import AsyncZimunClient
-from zimun_analytics.config import (
+from zimun_analytics._config import (
     CALL_DEADLINE_S,
     CONNECT_TIMEOUT_S,
     POOL_TIMEOUT_S,
     READ_TIMEOUT_S,
     WRITE_TIMEOUT_S,
 )
-from zimun_analytics.errors import APITimeoutError, InputError, RateLimitError, ServerError
+from zimun_analytics._errors import APITimeoutError, InputError, RateLimitError, ServerError
+from zimun_analytics.client import AsyncZimunClient
 
 LIMIT_S = 1.0  # every phase of every request, in these tests
 DEADLINE_S = 3.0  # of every call, in these tests

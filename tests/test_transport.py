@@ -18,10 +18,10 @@ import pytest
 from conftest import UNLIMITED
 
 from zimun_analytics import ZimunClient
-from zimun_analytics.errors import APIConnectionError, APITimeoutError
+from zimun_analytics._errors import APIConnectionError, APITimeoutError
+from zimun_analytics.client._transport import AiohttpTransport
 from zimun_analytics.fetch import fetch_availability
 from zimun_analytics.sandbox import Sandbox
-from zimun_analytics.transport import AiohttpTransport
 
 TOKEN = {"access_token": "t-1", "token_type": "Bearer", "expires_in": 3600}
 SHORT = httpx.Timeout(0.5)

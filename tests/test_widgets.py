@@ -20,11 +20,11 @@ from zimun_analytics import (
     Slot,
     SlotUnavailableError,
     ZimunClient,
-    pickerparts,
 )
+from zimun_analytics.client._transport import AiohttpTransport
 from zimun_analytics.sandbox import Sandbox
-from zimun_analytics.transport import AiohttpTransport
 from zimun_analytics.widgets import SlotPicker
+from zimun_analytics.widgets import _parts as pickerparts
 
 CONTACT = {"contact_name": "Dana Lee", "contact_email": "dana@example.com"}
 GOOD_FRIDAY = date(2026, 4, 3)

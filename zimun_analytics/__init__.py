@@ -10,10 +10,7 @@ pyarrow), the sandbox (``zimun_analytics.sandbox``), plots and widgets.
 
 import typing
 
-__version__ = "0.1.0"
-
-from .client import AsyncZimunClient  # noqa: E402  (needs __version__ above)
-from .errors import (  # noqa: E402
+from ._errors import (
     APIConnectionError,
     APIError,
     APIStatusError,
@@ -39,7 +36,7 @@ from .errors import (  # noqa: E402
     ValidationError,
     ZimunError,
 )
-from .models import (  # noqa: E402
+from ._models import (
     Appointment,
     Availability,
     AvailabilityDay,
@@ -50,17 +47,18 @@ from .models import (  # noqa: E402
     Service,
     Slot,
 )
-from .sync_client import ZimunClient  # noqa: E402
+from ._version import __version__
+from .client import AsyncZimunClient, ZimunClient
 
 if typing.TYPE_CHECKING:  # what __getattr__ hands out, for type checkers and IDEs
+    from ._schema import AvailabilitySnapshot
     from .fetch import fetch_availability, fetch_availability_async
-    from .schema import AvailabilitySnapshot
-    from .snapshots import SnapshotStore
+    from .store import SnapshotStore
 
 # heavy (pandas, pyarrow): loaded on first use, so `import zimun_analytics` stays quick
 _LAZY = {
-    "AvailabilitySnapshot": "schema",
-    "SnapshotStore": "snapshots",
+    "AvailabilitySnapshot": "_schema",
+    "SnapshotStore": "store",
     "fetch_availability": "fetch",
     "fetch_availability_async": "fetch",
 }

@@ -1,0 +1,9 @@
+"""The store room: snapshots as Hive-partitioned Parquet on a disk or an object store.
+
+Imports only the foundations: a snapshot comes in as an ``AvailabilitySnapshot`` and goes
+out as one, whoever fetched it.
+"""
+
+from ._store import SnapshotStore
+
+__all__ = ["SnapshotStore"]

@@ -1,0 +1,527 @@
+"""A store of availability snapshots as Hive-partitioned Parquet, readable by any engine.
+
+Layout under ``root`` (a local folder or an fsspec URL such as ``s3://bucket/zimun``)::
+
+    slots/snapshot_id=<id>/part-0.parquet     one file per table per snapshot, zstd
+    days/snapshot_id=<id>/part-0.parquet
+    errors/snapshot_id=<id>/part-0.parquet
+    manifests/<id>.json                       written last: the snapshot exists once this does
+    .lock                                     while an export holds the store
+
+A snapshot is visible only through its manifest, which names its files with their row counts,
+sizes and sha256. Files of a run killed mid-save are never read, a later save of the same id
+overwrites them, and :meth:`SnapshotStore.clean` deletes them. The ``snapshot_id`` column
+stays inside every file as well as in the partition key, so DuckDB and Polars read
+``slots/**/*.parquet`` with or without hive partitioning; such globs also see files of killed
+runs until they are cleaned, so give outside engines :meth:`SnapshotStore.files` instead.
+
+Credentials written into the URL (``s3://KEY:SECRET@bucket/x``) never appear in the store's
+repr, its notebook view or its error messages: they show as ``***``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import html
+import json
+import os
+import re
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any, cast
+
+import fsspec
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+from fsspec.implementations.local import LocalFileSystem
+
+from .._errors import InputError, SnapshotError, ZimunError
+from .._schema import (
+    SCHEMA_VERSION,
+    SLOTS,
+    TABLES,
+    AvailabilitySnapshot,
+    empty_frame,
+    frame_from_arrow,
+)
+from ._files import (
+    LISTING,
+    as_list,
+    check_id,
+    history_filter,
+    parquet_bytes,
+    projection,
+    to_arrow_table,
+    utc_timestamp,
+)
+from ._lock import StoreLock
+
+MANIFEST_VERSION = 1
+_LAYOUT = {"slots", "days", "errors", "manifests", ".lock"}
+# Greedy up to the last "@": a raw secret may hold "@" or "/" (AWS secret keys do).
+_USERINFO = re.compile(r"://(\S*)@")
+_PROBLEM_CHARS = 300  # a damaged store's notebook view says what is wrong in one short line
+
+
+def _userinfo(url: str) -> tuple[str, ...]:
+    """The ``user:password`` part of each ``scheme://user:password@`` in ``url``."""
+    return tuple(info for info in _USERINFO.findall(url) if info)
+
+
+def _fetched_at(manifest: dict[str, Any]) -> pd.Timestamp:
+    return pd.Timestamp(manifest["fetched_at"]).tz_convert("UTC")
+
+
+def _size(n_bytes: int) -> str:
+    """``1,234,567 bytes (1.2 MiB)``."""
+    value, unit = float(n_bytes), "bytes"
+    for larger in ("KiB", "MiB", "GiB", "TiB"):
+        if value < 1024:
+            break
+        value, unit = value / 1024, larger
+    return f"{n_bytes:,} bytes" if unit == "bytes" else f"{n_bytes:,} bytes ({value:.1f} {unit})"
+
+
+class SnapshotStore:
+    """Parquet snapshots under a local folder or an fsspec URL.
+
+    Parameters
+    ----------
+    root : str or os.PathLike
+        ``"data/"``, ``"file:///srv/zimun"``, ``"memory://zimun"``, ``"s3://bucket/zimun"``, ...
+    storage_options : dict or None
+        Passed to fsspec (credentials of an object store, for instance).
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str] = "data/",
+        *,
+        storage_options: dict[str, Any] | None = None,
+    ) -> None:
+        self.url = os.fspath(root)
+        self._secrets = _userinfo(self.url)
+        self._shown_url = self._redact(self.url)
+        self.fs, path = fsspec.core.url_to_fs(self.url, **(storage_options or {}))
+        self.root = path.rstrip("/") or "/"
+        self._local = isinstance(self.fs, LocalFileSystem)
+        self._arrow_fs = (
+            pafs.LocalFileSystem()
+            if self._local
+            else pafs.PyFileSystem(pafs.FSSpecHandler(self.fs))
+        )
+        self._lock = StoreLock(self.fs, self.root, local=self._local)
+        self._lock_depth = 0
+
+    def __repr__(self) -> str:
+        # No I/O: a repr must be instant, even for a store across the network.
+        return f"SnapshotStore({self._shown_url!r})"
+
+    def _repr_html_(self) -> str:
+        """A summary for notebooks, read from the manifests; it never raises.
+
+        The root, how many snapshots, their rows and bytes on disk, the first and last fetch,
+        and how many are incomplete; an empty store says so, a damaged one says what is wrong.
+        """
+        try:
+            rows = self._summary()
+        # a notebook cell ending in `store` must never traceback: storage and manifest faults
+        except (ZimunError, OSError, ValueError, KeyError, TypeError) as exc:
+            problem = self._redact(f"{type(exc).__name__}: {exc}").splitlines()[0]
+            if len(problem) > _PROBLEM_CHARS:
+                problem = problem[: _PROBLEM_CHARS - 1] + "\N{HORIZONTAL ELLIPSIS}"
+            rows = {"root": self._shown_url, "problem": problem}
+        cells = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(name)}</th>"
+            f"<td>{html.escape(str(value))}</td></tr>"
+            for name, value in rows.items()
+        )
+        return f"<table><caption>SnapshotStore</caption>{cells}</table>"
+
+    def _summary(self) -> dict[str, str]:
+        """The rows of the notebook view, from what the manifests record."""
+        manifests = self._manifests()
+        rows = {"root": self._shown_url}
+        if not manifests:
+            return rows | {"snapshots": "0: empty, no snapshot saved here yet"}
+        # By instant, not by the listing's order, which compares the ISO strings: within one
+        # second, "08:00:00.5Z" sorts before "08:00:00Z".
+        by_time = sorted(manifests, key=_fetched_at)
+        first, last = _fetched_at(by_time[0]), _fetched_at(by_time[-1])
+        n_bytes = sum(entry["bytes"] for m in manifests for entry in m["files"].values())
+        incomplete = sum(m["files"]["errors"]["rows"] > 0 for m in manifests)
+
+        def total_rows(table: str) -> int:
+            return sum(int(m["files"][table]["rows"]) for m in manifests)
+
+        return rows | {
+            "snapshots": f"{len(manifests):,}",
+            "slots (rows)": f"{total_rows('slots'):,}",
+            "days (rows)": f"{total_rows('days'):,}",
+            "size on disk": _size(n_bytes),
+            "first fetched_at (UTC)": first.strftime("%Y-%m-%d %H:%M:%S"),
+            "last fetched_at (UTC)": last.strftime("%Y-%m-%d %H:%M:%S"),
+            "latest snapshot": by_time[-1]["snapshot_id"],
+            "incomplete (failed services)": f"{incomplete:,}",
+        }
+
+    def _redact(self, text: str) -> str:
+        """``text`` with the URL's credentials as ``***`` (the fs paths carry them too)."""
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def _path(self, *parts: str) -> str:
+        return "/".join([self.root.rstrip("/"), *parts])
+
+    def _table_path(self, table: str, snapshot_id: str) -> str:
+        return self._path(table, f"snapshot_id={snapshot_id}", "part-0.parquet")
+
+    def _manifest_path(self, snapshot_id: str) -> str:
+        return self._path("manifests", f"{snapshot_id}.json")
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def save(self, snapshot: AvailabilitySnapshot) -> str:
+        """Store a snapshot: its three tables, then the manifest that makes it visible.
+
+        Takes the store's lock for the duration (re-entrant inside :meth:`lock`).
+
+        Parameters
+        ----------
+        snapshot : AvailabilitySnapshot
+            Frames with exactly the columns of ``schema.SLOTS``/``DAYS``/``ERRORS``; ``meta``
+            with at least ``snapshot_id`` and a tz-aware ISO ``fetched_at``.
+
+        Returns
+        -------
+        str
+            The snapshot id. Raises SnapshotError if the id is already stored (snapshots are
+            immutable) or the root is not a store, InputError if a frame has other columns
+            than the schema's or the meta is unusable.
+        """
+        meta = dict(snapshot.meta)
+        snapshot_id = check_id(meta.get("snapshot_id"))
+        fetched_at = utc_timestamp(meta.get("fetched_at"), "meta['fetched_at']")
+        tables = {
+            name: to_arrow_table(getattr(snapshot, name), spec, snapshot_id)
+            for name, spec in TABLES.items()
+        }
+        with self.lock():
+            self._check_root()
+            if self.fs.exists(self._manifest_path(snapshot_id)):
+                raise SnapshotError(
+                    f"snapshot {snapshot_id!r} is already in {self._shown_url}; snapshots are "
+                    "immutable: save the new fetch under a new id"
+                )
+            meta |= {
+                "counts": {name: t.num_rows for name, t in tables.items()},
+                "schema_version": SCHEMA_VERSION,
+            }
+            files = {name: self._write_table(name, t, meta) for name, t in tables.items()}
+            self._put_manifest(self._manifest(meta, fetched_at, tables, files))
+        return snapshot_id
+
+    def _check_root(self) -> None:
+        """Refuse to start a store in a file or in a folder holding things that are not a store.
+
+        A folder that already is a store (it has ``manifests/``) may hold other things beside
+        it, such as the ``reports/`` an export writes next to its snapshots.
+        """
+        if not self.fs.exists(self.root):
+            return
+        if not self.fs.isdir(self.root):
+            raise SnapshotError(f"{self._shown_url} is a file, not a snapshot store: pass a folder")
+        names = {p.rstrip("/").rsplit("/", 1)[-1] for p in self.fs.ls(self.root, detail=False)}
+        if "manifests" in names:
+            return
+        foreign = sorted(n for n in names - _LAYOUT if not n.startswith("."))
+        if foreign:
+            raise SnapshotError(
+                f"{self._shown_url} holds {foreign}, which are not part of a snapshot store; "
+                "pass a new or empty folder, or an existing store"
+            )
+
+    def _write_table(self, name: str, table: pa.Table, meta: dict[str, Any]) -> dict[str, Any]:
+        """Write one table's file (overwriting a killed run's) and return its manifest entry."""
+        path = self._table_path(name, meta["snapshot_id"])
+        parameters = json.dumps(meta.get("parameters", {}), default=str)
+        data = parquet_bytes(table, meta["snapshot_id"], name, parameters)
+        self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        self.fs.pipe_file(path, data)
+        relative = path[len(self.root.rstrip("/")) + 1 :]
+        sha256 = hashlib.sha256(data).hexdigest()
+        return {"path": relative, "rows": table.num_rows, "bytes": len(data), "sha256": sha256}
+
+    @staticmethod
+    def _manifest(
+        meta: dict[str, Any],
+        fetched_at: pd.Timestamp,
+        tables: dict[str, pa.Table],
+        files: dict[str, Any],
+    ) -> dict[str, Any]:
+        slots = tables["slots"]
+        return {
+            "manifest_version": MANIFEST_VERSION,
+            "snapshot_id": meta["snapshot_id"],
+            "fetched_at": fetched_at.isoformat().replace("+00:00", "Z"),
+            "schema_version": SCHEMA_VERSION,
+            "services": sorted(pc.unique(slots["service_id"]).drop_null().to_pylist()),
+            "locations": sorted(pc.unique(slots["location_id"]).drop_null().to_pylist()),
+            "files": files,
+            "meta": meta,
+        }
+
+    def _put_manifest(self, manifest: dict[str, Any]) -> None:
+        """Write the manifest so that readers see all of it or nothing."""
+        path = self._manifest_path(manifest["snapshot_id"])
+        data = json.dumps(manifest, indent=2, default=str).encode()
+        self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        if not self._local:  # one PUT: object stores show the whole object or none
+            self.fs.pipe_file(path, data)
+            return
+        temp = f"{path}.{uuid.uuid4().hex}.tmp"  # not *.json: never listed
+        with open(temp, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temp, path)
+
+    def clean(self) -> builtins.list[str]:
+        """Delete what runs killed mid-save left behind: files no manifest names.
+
+        Such files are never read by this class, but they take space and outside engines
+        globbing ``slots/**/*.parquet`` would see them. Takes the store's lock, so a running
+        export's files are never touched. The ``snapshot`` command runs this after each save.
+
+        Returns
+        -------
+        list of str
+            The removed paths, relative to the root.
+        """
+        with self.lock():
+            named = {path for m in self._manifests() for path in m["paths"].values()}
+            found = [
+                path
+                for table in TABLES
+                for path in self.fs.glob(self._path(table, "snapshot_id=*", "*"))
+            ]
+            found += self.fs.glob(self._path("manifests", "*.tmp"))  # a killed os.replace
+            orphans = sorted(path for path in found if path not in named)
+            for path in orphans:
+                self.fs.rm(path, recursive=True)
+            for table in TABLES:  # folders left empty: a killed run's, now bare
+                for folder in self.fs.glob(self._path(table, "snapshot_id=*")):
+                    if not self.fs.ls(folder, detail=False):
+                        self.fs.rmdir(folder)
+        prefix = len(self.root.rstrip("/")) + 1
+        return [path[prefix:] for path in orphans]
+
+    # -- the lock --------------------------------------------------------------------------
+
+    @contextmanager
+    def lock(self, lease_s: float | None = None) -> Iterator[None]:
+        """Hold the store's writer lock, ``<root>/.lock``, for the ``with`` block.
+
+        Re-entrant within one store object. A stale lock is taken over: empty or garbled, or
+        its owner gone (a dead pid of this host, a pid reused by another process, an earlier
+        boot), or an owner this host cannot check (another host) older than its lease. On
+        local disks creating and taking over are atomic; on object stores creating is atomic
+        where fsspec can write conditionally, and taking over is best effort
+        (:mod:`zimun_analytics.storelock`).
+
+        Parameters
+        ----------
+        lease_s
+            How long other hosts should presume this hold alive; default
+            ``STORE_LOCK_LEASE_S`` (1 hour). Give longer holds a longer lease.
+
+        Raises
+        ------
+        SnapshotError
+            Another live process holds the lock (the message names it and the file).
+        """
+        held = None if self._lock_depth else self._lock.acquire(lease_s)
+        self._lock_depth += 1
+        try:
+            yield
+        finally:
+            self._lock_depth -= 1
+            if held is not None:
+                self._lock.release(held)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _manifests(self) -> builtins.list[dict[str, Any]]:
+        """Every manifest, sorted by fetched_at then id; the only source of what exists."""
+        if self.fs.exists(self.root) and not self.fs.isdir(self.root):
+            raise SnapshotError(f"{self._shown_url} is a file, not a snapshot store: pass a folder")
+        paths = self.fs.glob(self._path("manifests", "*.json"))
+        if not paths:
+            return []
+        manifests = [self._parse_manifest(p, data) for p, data in self.fs.cat(paths).items()]
+        return sorted(manifests, key=lambda m: (m["fetched_at"], m["snapshot_id"]))
+
+    def _parse_manifest(self, path: str, data: bytes) -> dict[str, Any]:
+        shown = self._redact(path)
+        try:
+            manifest = json.loads(data)
+            files = {name: manifest["files"][name]["path"] for name in TABLES}
+        except (ValueError, KeyError, TypeError) as exc:
+            raise SnapshotError(
+                f"manifest {shown} is damaged ({exc!r}); restore it or delete it to drop "
+                "that snapshot"
+            ) from exc
+        if manifest.get("schema_version") != SCHEMA_VERSION:
+            raise SnapshotError(
+                f"manifest {shown} has schema version {manifest.get('schema_version')!r}; this "
+                f"zimun-analytics reads version {SCHEMA_VERSION!r}: install a matching version"
+            )
+        manifest["paths"] = {name: self._path(rel) for name, rel in files.items()}
+        return cast(dict[str, Any], manifest)
+
+    def _manifest_of(self, snapshot_id: str) -> dict[str, Any]:
+        path = self._manifest_path(check_id(snapshot_id))
+        try:
+            data = self.fs.cat_file(path)
+        except FileNotFoundError:
+            raise SnapshotError(
+                f"no snapshot {snapshot_id!r} in {self._shown_url}; see the stored ids with "
+                f"SnapshotStore({self._shown_url!r}).list()"
+            ) from None
+        return self._parse_manifest(path, data)
+
+    def list(self) -> pd.DataFrame:
+        """One row per stored snapshot, oldest first.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``snapshot_id``, ``fetched_at`` (UTC), ``api_host``, ``n_slots``,
+            ``n_days``, ``n_errors``, ``services`` (number of distinct services with slots)
+            and ``complete`` (no service/location failed).
+        """
+        rows = [
+            {
+                "snapshot_id": m["snapshot_id"],
+                "fetched_at": pd.Timestamp(m["fetched_at"]).to_pydatetime(),
+                "api_host": m["meta"].get("api_host"),
+                "n_slots": m["files"]["slots"]["rows"],
+                "n_days": m["files"]["days"]["rows"],
+                "n_errors": m["files"]["errors"]["rows"],
+                "services": len(m["services"]),
+                "complete": m["files"]["errors"]["rows"] == 0,
+            }
+            for m in self._manifests()
+        ]
+        table = pa.Table.from_pylist(rows, schema=LISTING.arrow_schema)
+        return frame_from_arrow(table, LISTING)
+
+    def files(self, table: str = "slots") -> builtins.list[str]:  # list: the method above
+        """Paths of one table's files of every stored snapshot, for DuckDB, Polars, Spark.
+
+        Parameters
+        ----------
+        table : {"slots", "days", "errors"}
+            Which table.
+
+        Returns
+        -------
+        list of str
+            Paths on the store's filesystem (prefix the URL's protocol for remote stores).
+        """
+        if table not in TABLES:
+            raise InputError(f"{table!r}", argument="table", allowed=", ".join(TABLES))
+        return [m["paths"][table] for m in self._manifests()]
+
+    def load(self, snapshot_id: str) -> AvailabilitySnapshot:
+        """Read one snapshot back, checking each file against the manifest's sha256.
+
+        Parameters
+        ----------
+        snapshot_id : str
+            An id from :meth:`list`.
+
+        Returns
+        -------
+        AvailabilitySnapshot
+            ``slots``, ``days`` and ``errors`` with the columns and dtypes of
+            ``schema.SLOTS``/``DAYS``/``ERRORS``, and the ``meta`` stored with it.
+        """
+        manifest = self._manifest_of(snapshot_id)
+        frames = {name: self._read_file(manifest, name) for name in TABLES}
+        return AvailabilitySnapshot(**frames, meta=manifest["meta"])
+
+    def _read_file(self, manifest: dict[str, Any], name: str) -> pd.DataFrame:
+        path, entry = manifest["paths"][name], manifest["files"][name]
+        try:
+            data = self.fs.cat_file(path)
+        except FileNotFoundError:
+            data = b""
+        if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+            manifest_path = self._manifest_path(manifest["snapshot_id"])
+            raise SnapshotError(
+                self._redact(
+                    f"{path} is missing or differs from what snapshot "
+                    f"{manifest['snapshot_id']!r} wrote; restore it, or delete "
+                    f"{manifest_path} to drop the snapshot"
+                )
+            )
+        return frame_from_arrow(pq.read_table(pa.BufferReader(data)), TABLES[name])
+
+    def history(
+        self,
+        start: Any = None,
+        end: Any = None,
+        services: str | Iterable[str] | None = None,
+        locations: str | Iterable[str] | None = None,
+        columns: Iterable[str] | None = None,
+    ) -> pd.DataFrame:
+        """Slots of every stored snapshot fetched in ``[start, end)``, filtered as Parquet is read.
+
+        Parameters
+        ----------
+        start, end : datetime, pandas.Timestamp, str or None
+            Bounds on ``fetched_at``, start included, end excluded; tz-aware or ISO with an
+            offset (naive times raise InputError). None leaves that side open.
+        services, locations : str, iterable of str or None
+            Keep only these service / location ids.
+        columns : iterable of str or None
+            Columns to read, in this order; all of ``schema.SLOTS`` by default.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The columns of ``schema.SLOTS`` (or ``columns``) with its dtypes: ``snapshot_id``,
+            ``fetched_at``, ``organization_id``, ``location_id``, ``service_id``,
+            ``service_name``, ``timezone``, ``slot_start``, ``slot_end``, ``local_date``,
+            ``local_hour``, ``weekday``, ``duration_minutes``, ``capacity``, ``available``,
+            ``lead_time_hours``; ordered by fetch, then service, location and slot start.
+        """
+        spec = projection(columns)
+        lo = None if start is None else utc_timestamp(start, "start")
+        hi = None if end is None else utc_timestamp(end, "end")
+        services, locations = as_list(services), as_list(locations)
+        paths = [
+            m["paths"]["slots"]
+            for m in self._manifests()
+            if (lo is None or pd.Timestamp(m["fetched_at"]) >= lo)
+            and (hi is None or pd.Timestamp(m["fetched_at"]) < hi)
+            and (services is None or set(services) & set(m["services"]))
+            and (locations is None or set(locations) & set(m["locations"]))
+        ]
+        if not paths:
+            return empty_frame(spec)
+        dataset = ds.dataset(
+            paths, schema=SLOTS.arrow_schema, format="parquet", filesystem=self._arrow_fs
+        )
+        table = dataset.to_table(
+            columns=spec.names, filter=history_filter(lo, hi, services, locations)
+        )
+        return frame_from_arrow(table, spec)
