@@ -159,6 +159,15 @@ def test_save_then_load_round_trips_frames_dtypes_and_meta(store):
     }
 
 
+def test_save_counts_what_it_stores_and_keeps_what_only_the_fetch_knew(store):
+    original = make_snapshot()
+    original.meta["counts"] = {"slots": 1, "days": 1, "errors": 0, "calls": 7}  # stale but calls
+    store.save(original)
+    stored = store.load(original.snapshot_id).meta
+    assert stored["counts"] == {"slots": 864, "days": 24, "errors": 0, "calls": 7}
+    assert stored["schema_version"] == SCHEMA_VERSION
+
+
 def test_list_has_one_row_per_snapshot_sorted_by_fetched_at(store):
     store.save(make_snapshot("b", "2026-03-27T09:00:00+00:00"))
     failed = [{"snapshot_id": "a", "service_id": "s_cut", "location_id": "l_jlm"}]

@@ -36,8 +36,10 @@ TOKEN_REFRESH_MARGIN_S = (
 
 DEFAULT_PAGE_SIZE = 100  # the API's maximum: fewer round trips for catalogues
 MAX_PAGE_SIZE = 100
-DEFAULT_DAYS_AHEAD = 7
-MAX_DAYS_AHEAD = 60
+DEFAULT_DAYS_AHEAD = 7  # the API's own default for one availability call
+MAX_DAYS_AHEAD = 60  # the most one availability call covers
+DEFAULT_WINDOW_DAYS = 14  # the window a fetch, a snapshot and the picker show unless told
+MAX_FETCH_DAYS = 366  # a fetch covers longer windows than one call, in calls of MAX_DAYS_AHEAD
 HOLD_TTL = timedelta(minutes=10)
 # Sane values of an availability body; one outside them is refused as a ResponseFormatError (the
 # fetch records it in .errors). Also checked: available in 0..capacity, slot end after start,

@@ -35,6 +35,28 @@ def check_email(value: object) -> str:
     return value
 
 
+def check_days(days_ahead: object, maximum: int, hint: str = "") -> int:
+    """Return ``days_ahead`` if it is a whole number of days in 1..maximum, else raise.
+
+    The one check of a window's length: one API call's (``MAX_DAYS_AHEAD``) and a fetch's
+    (``MAX_FETCH_DAYS``) differ only in the maximum and the hint.
+    """
+    if isinstance(days_ahead, bool) or not isinstance(days_ahead, int):
+        raise InputError(f"days_ahead must be a whole number of days, got {days_ahead!r}")
+    if not 1 <= days_ahead <= maximum:
+        raise InputError(f"days_ahead must be between 1 and {maximum}, got {days_ahead}{hint}")
+    return days_ahead
+
+
+def check_start_date(start_date: object) -> date | None:
+    """Return ``start_date`` if it is None or a ``datetime.date`` (not a datetime), else raise."""
+    if start_date is not None and (
+        not isinstance(start_date, date) or isinstance(start_date, datetime)
+    ):
+        raise InputError(f"start_date must be a datetime.date, got {start_date!r}")
+    return start_date
+
+
 @dataclass(frozen=True)
 class _Ctx:
     endpoint: str

@@ -19,7 +19,11 @@ import pyarrow as pa
 
 SCHEMA_VERSION = "1"
 WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")  # the `weekday` column: 0 = Mon
-_UTC = pa.timestamp("us", tz="UTC")
+UTC_INSTANT = pa.timestamp("us", tz="UTC")  # every instant of every table: microseconds, UTC
+# the keys of the tables, written once: a (service, location) pair, and one slot of it
+PAIR_KEY = ["service_id", "location_id"]
+SLOT_KEY = [*PAIR_KEY, "slot_start"]
+DAY_KEY = [*PAIR_KEY, "local_date"]
 
 
 @dataclass(frozen=True)
@@ -51,7 +55,7 @@ class Table:
 
 _KEYS = (
     Column("snapshot_id", pa.string(), "id of the fetch this row came from"),
-    Column("fetched_at", _UTC, "when the service observed it: earliest generated_at (UTC)"),
+    Column("fetched_at", UTC_INSTANT, "when the service observed it: earliest generated_at (UTC)"),
     Column("organization_id", pa.string(), "organization, o_..."),
     Column("location_id", pa.string(), "location, l_..."),
     Column("service_id", pa.string(), "service, s_..."),
@@ -63,8 +67,8 @@ SLOTS = Table(
     "slots",
     (
         *_KEYS,
-        Column("slot_start", _UTC, "start of the slot (UTC)"),
-        Column("slot_end", _UTC, "end of the slot (UTC); null if the API omitted it"),
+        Column("slot_start", UTC_INSTANT, "start of the slot (UTC)"),
+        Column("slot_end", UTC_INSTANT, "end of the slot (UTC); null if the API omitted it"),
         Column("local_date", pa.date32(), "the slot's date in the location's zone"),
         Column("local_hour", pa.int8(), "the slot's starting hour, 0-23, in the location's zone"),
         Column("weekday", pa.int8(), "day of the week of local_date, Monday=0 ... Sunday=6"),
@@ -111,13 +115,12 @@ ERRORS = Table(
 
 TABLES = {table.name: table for table in (SLOTS, DAYS, ERRORS)}
 
-DIFF_KEYS = ["service_id", "location_id", "slot_start"]
 DIFF_SLOT_COLUMNS = ["local_date", "local_hour", "timezone", "service_name"]
 _SLOT_COLUMNS = {c.name: c for c in SLOTS.columns}
 DIFF = Table(
     "diff",
     (
-        *(_SLOT_COLUMNS[name] for name in DIFF_KEYS),
+        *(_SLOT_COLUMNS[name] for name in SLOT_KEY),
         Column("change", pa.string(), "vanished, appeared or capacity_changed"),
         Column("available_a", pa.int16(), "available in snapshot a; null if absent"),
         Column("available_b", pa.int16(), "available in snapshot b; null if absent"),

@@ -20,8 +20,9 @@ import pyarrow as pa
 from .._errors import InputError
 from .._schema import (
     DIFF,
-    DIFF_KEYS,
     DIFF_SLOT_COLUMNS,
+    PAIR_KEY,
+    SLOT_KEY,
     AvailabilitySnapshot,
     Slots,
     frame_from_arrow,
@@ -367,7 +368,7 @@ def _latest_observations(slots: pd.DataFrame) -> pd.DataFrame:
     if fetched.min() == fetched.max() or fetched.isna().all():  # one fetch: nothing repeats
         return slots
     latest = slots.sort_values("fetched_at", kind="stable")
-    return latest.drop_duplicates(["service_id", "location_id", "slot_start"], keep="last")
+    return latest.drop_duplicates(SLOT_KEY, keep="last")
 
 
 def _day_numbers(dates: pd.Series) -> npt.NDArray[np.int64]:
@@ -521,7 +522,7 @@ def _saturated_share(slots: pd.DataFrame) -> pd.Series:
     hours = slots.groupby(["service_id", "location_id", "local_date", "local_hour"], observed=True)[
         "available"
     ].sum(min_count=1)
-    saturated = (hours == 0).groupby(["service_id", "location_id"], observed=True).mean()
+    saturated = (hours == 0).groupby(PAIR_KEY, observed=True).mean()
     return saturated.astype("float64").rename("saturated_hours_share")
 
 
@@ -543,13 +544,13 @@ def service_overview(slots: pd.DataFrame, days: pd.DataFrame) -> pd.DataFrame:
     )
     nexts = (
         next_available(slots)
-        .set_index(["service_id", "location_id"])[["slot_start", "local_start", "lead_time_hours"]]
+        .set_index(PAIR_KEY)[["slot_start", "local_start", "lead_time_hours"]]
         .rename(columns={"slot_start": "next_slot_start", "local_start": "next_local_start"})
     )
-    out = per_pair.reset_index().join(nexts, on=["service_id", "location_id"])
-    out = out.join(_saturated_share(slots), on=["service_id", "location_id"])
+    out = per_pair.reset_index().join(nexts, on=PAIR_KEY)
+    out = out.join(_saturated_share(slots), on=PAIR_KEY)
     out["free_capacity_per_open_day"] = out["free_capacity_per_open_day"].astype("float64")
-    return out.sort_values(["service_id", "location_id"], ignore_index=True)
+    return out.sort_values(PAIR_KEY, ignore_index=True)
 
 
 def next_available(slots: pd.DataFrame) -> pd.DataFrame:
@@ -569,7 +570,7 @@ def next_available(slots: pd.DataFrame) -> pd.DataFrame:
     """
     # available unknown (null) counts as bookable: the API listed the slot without numbers
     bookable = slots[slots["available"].fillna(1) > 0]
-    first = bookable.sort_values("slot_start").groupby(["service_id", "location_id"]).head(1)
+    first = bookable.sort_values("slot_start").groupby(PAIR_KEY).head(1)
     local = [
         start.tz_convert(zone).strftime("%Y-%m-%d %H:%M")
         for start, zone in zip(first["slot_start"], first["timezone"], strict=True)
@@ -585,7 +586,7 @@ def next_available(slots: pd.DataFrame) -> pd.DataFrame:
         "lead_time_hours",
         "available",
     ]
-    return out[columns].sort_values(["service_id", "location_id"], ignore_index=True)
+    return out[columns].sort_values(PAIR_KEY, ignore_index=True)
 
 
 def snapshot_summary(
@@ -625,7 +626,7 @@ def diff_snapshots(first: AvailabilitySnapshot, second: AvailabilitySnapshot) ->
         timezone, service_name; ordered by service, location and slot start.
     """
     left, right = _comparable(first, second), _comparable(second, first)
-    merged = left.merge(right, on=DIFF_KEYS, how="outer", suffixes=("_a", "_b"), indicator=True)
+    merged = left.merge(right, on=SLOT_KEY, how="outer", suffixes=("_a", "_b"), indicator=True)
     for name in DIFF_SLOT_COLUMNS:
         merged[name] = merged[f"{name}_a"].fillna(merged[f"{name}_b"])
     merged["change"] = merged["_merge"].map(
@@ -634,7 +635,7 @@ def diff_snapshots(first: AvailabilitySnapshot, second: AvailabilitySnapshot) ->
     same = _same(merged, "available") & _same(merged, "capacity")
     changed = merged[(merged["_merge"] != "both") | ~same]
     table = pa.Table.from_pandas(changed[DIFF.names], preserve_index=False)
-    return frame_from_arrow(table.sort_by([(k, "ascending") for k in DIFF_KEYS]), DIFF)
+    return frame_from_arrow(table.sort_by([(k, "ascending") for k in SLOT_KEY]), DIFF)
 
 
 def _comparable(snapshot: AvailabilitySnapshot, other: AvailabilitySnapshot) -> pd.DataFrame:
@@ -648,9 +649,9 @@ def _comparable(snapshot: AvailabilitySnapshot, other: AvailabilitySnapshot) -> 
     for errors in (snapshot.errors, other.errors):
         whole = errors["location_id"].isna()
         keep &= ~slots["service_id"].isin(errors.loc[whole, "service_id"])
-        failed = pd.MultiIndex.from_frame(errors.loc[~whole, ["service_id", "location_id"]])
-        keep &= ~pd.MultiIndex.from_frame(slots[["service_id", "location_id"]]).isin(failed)
-    return slots.loc[keep, [*DIFF_KEYS, "available", "capacity", *DIFF_SLOT_COLUMNS]]
+        failed = pd.MultiIndex.from_frame(errors.loc[~whole, PAIR_KEY])
+        keep &= ~pd.MultiIndex.from_frame(slots[PAIR_KEY]).isin(failed)
+    return slots.loc[keep, [*SLOT_KEY, "available", "capacity", *DIFF_SLOT_COLUMNS]]
 
 
 def _same(merged: pd.DataFrame, name: str) -> pd.Series:

@@ -13,9 +13,8 @@ from typing import Any
 import pandas as pd
 
 from .._errors import InputError
+from .._schema import PAIR_KEY, SLOT_KEY
 
-PAIR = ["service_id", "location_id"]
-SLOT_KEY = [*PAIR, "slot_start"]
 _DAY = pd.Timedelta(days=1)
 
 
@@ -43,19 +42,20 @@ def _interval_changes(
     either snapshot's last slot for that pair (so a longer window is not read as releases).
     """
     horizon = pd.concat(
-        [before.groupby(PAIR)["slot_start"].max(), after.groupby(PAIR)["slot_start"].max()], axis=1
+        [before.groupby(PAIR_KEY)["slot_start"].max(), after.groupby(PAIR_KEY)["slot_start"].max()],
+        axis=1,
     ).min(axis=1)
     merged = before[[*SLOT_KEY, "available"]].merge(
         after[[*SLOT_KEY, "available"]], on=SLOT_KEY, how="outer", suffixes=("_a", "_b")
     )
-    merged = merged.join(horizon.rename("horizon"), on=PAIR)
+    merged = merged.join(horizon.rename("horizon"), on=PAIR_KEY)
     merged = merged[(merged["slot_start"] > since) & (merged["slot_start"] <= merged["horizon"])]
     a = merged["available_a"].astype("Float64")
     b = merged["available_b"].astype("Float64")
     # a slot that vanished was booked (APIs that omit full slots); one that appeared, freed
     merged["taken"] = (a - b.fillna(0)).clip(lower=0).fillna(0)
     merged["released"] = (b - a.fillna(0)).clip(lower=0).fillna(0)
-    return merged.groupby(PAIR)[["taken", "released"]].sum()
+    return merged.groupby(PAIR_KEY)[["taken", "released"]].sum()
 
 
 def booking_pace(history: pd.DataFrame) -> pd.DataFrame:
@@ -87,7 +87,7 @@ def booking_pace(history: pd.DataFrame) -> pd.DataFrame:
             )
         )
     columns = [
-        *PAIR,
+        *PAIR_KEY,
         "from_snapshot",
         "to_snapshot",
         "from_fetched_at",
@@ -117,16 +117,16 @@ def lead_time_trend(history: pd.DataFrame) -> pd.DataFrame:
     """
     _require(
         history,
-        [*PAIR, "snapshot_id", "fetched_at", "available", "lead_time_hours"],
+        [*PAIR_KEY, "snapshot_id", "fetched_at", "available", "lead_time_hours"],
         "lead_time_trend",
     )
-    keys = ["snapshot_id", "fetched_at", *PAIR]
+    keys = ["snapshot_id", "fetched_at", *PAIR_KEY]
     every = history[keys].drop_duplicates()
     free = history[history["available"].fillna(1) > 0]
     nearest = free.groupby(keys, observed=True)["lead_time_hours"].min()
     out = every.join(nearest.rename("next_lead_time_hours"), on=keys)
     out["next_lead_time_hours"] = out["next_lead_time_hours"].astype("float64")
-    return out.sort_values(["fetched_at", *PAIR], ignore_index=True)
+    return out.sort_values(["fetched_at", *PAIR_KEY], ignore_index=True)
 
 
 def _local_midnight_utc(frame: pd.DataFrame) -> pd.Series:
@@ -162,7 +162,7 @@ def fill_curves(
     """
     _require(
         history,
-        [*PAIR, "local_date", "timezone", "snapshot_id", "fetched_at", "available", "capacity"],
+        [*PAIR_KEY, "local_date", "timezone", "snapshot_id", "fetched_at", "available", "capacity"],
         "fill_curves",
     )
     rows = history
@@ -172,12 +172,12 @@ def fill_curves(
         rows = rows[rows["service_id"].isin(list(services))]
     if locations is not None:
         rows = rows[rows["location_id"].isin(list(locations))]
-    keys = [*PAIR, "local_date", "timezone", "snapshot_id", "fetched_at"]
+    keys = [*PAIR_KEY, "local_date", "timezone", "snapshot_id", "fetched_at"]
     sums = rows.groupby(keys, observed=True)[["available", "capacity"]].sum(min_count=1)
     out = sums.reset_index().rename(columns={"available": "free_capacity"})
     out["days_before"] = ((_local_midnight_utc(out) - out["fetched_at"]) / _DAY).astype("float64")
     columns = [
-        *PAIR,
+        *PAIR_KEY,
         "local_date",
         "snapshot_id",
         "fetched_at",
@@ -185,4 +185,4 @@ def fill_curves(
         "free_capacity",
         "capacity",
     ]
-    return out[columns].sort_values([*PAIR, "local_date", "fetched_at"], ignore_index=True)
+    return out[columns].sort_values([*PAIR_KEY, "local_date", "fetched_at"], ignore_index=True)

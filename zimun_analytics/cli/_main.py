@@ -24,7 +24,12 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from .._config import SNAPSHOT_DEADLINE_S, STORE_LOCK_LEASE_S
+from .._config import (
+    DEFAULT_WINDOW_DAYS,
+    MAX_FETCH_DAYS,
+    SNAPSHOT_DEADLINE_S,
+    STORE_LOCK_LEASE_S,
+)
 from .._errors import ConfigError, InputError, SnapshotError, ZimunError
 from .._version import __version__
 from ..client import ZimunClient
@@ -396,7 +401,10 @@ def _add_snapshot_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--locations", nargs="+", metavar="ID", help="only these locations")
     parser.add_argument(
-        "--days-ahead", type=int, default=14, help="days to cover, 1-366 (default 14)"
+        "--days-ahead",
+        type=int,
+        default=DEFAULT_WINDOW_DAYS,
+        help=f"days to cover, 1-{MAX_FETCH_DAYS} (default {DEFAULT_WINDOW_DAYS})",
     )
     parser.add_argument("--start-date", type=date.fromisoformat, help="first day, YYYY-MM-DD")
     parser.add_argument(

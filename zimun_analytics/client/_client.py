@@ -54,7 +54,9 @@ from .._models import (
     Location,
     Organization,
     Service,
+    check_days,
     check_email,
+    check_start_date,
 )
 from .._version import __version__
 from ._auth import TOKEN_PATH, ClientCredentialsAuth
@@ -90,31 +92,21 @@ def _check_instant(name: str, value: object) -> str:
     return value.isoformat()
 
 
-def _check_days_ahead(days_ahead: object) -> int:
-    if isinstance(days_ahead, bool) or not isinstance(days_ahead, int):
-        raise InputError(f"days_ahead must be a whole number, got {days_ahead!r}")
-    if not 1 <= days_ahead <= MAX_DAYS_AHEAD:
-        raise InputError(
-            f"days_ahead must be between 1 and {MAX_DAYS_AHEAD}, got {days_ahead}; "
-            "for longer spans call again with start_date"
-        )
-    return days_ahead
-
-
 def _availability_params(
     service_id: str, days_ahead: int, location_id: str | None, start_date: date | None
 ) -> dict[str, Any]:
     """The query of GET /availability, each argument checked before the network."""
     params: dict[str, Any] = {
         "service_id": _check_id("service_id", service_id),
-        "days_ahead": _check_days_ahead(days_ahead),
+        "days_ahead": check_days(
+            days_ahead, MAX_DAYS_AHEAD, "; for longer spans call again with start_date"
+        ),
     }
     if location_id is not None:
         params["location_id"] = _check_id("location_id", location_id)
-    if start_date is not None:
-        if not isinstance(start_date, date) or isinstance(start_date, datetime):
-            raise InputError(f"start_date must be a datetime.date, got {start_date!r}")
-        params["start_date"] = start_date.isoformat()
+    first_day = check_start_date(start_date)
+    if first_day is not None:
+        params["start_date"] = first_day.isoformat()
     return params
 
 

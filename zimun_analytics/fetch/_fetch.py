@@ -24,9 +24,9 @@ from urllib.parse import urlsplit
 import anyio
 import pyarrow as pa
 
-from .._config import MAX_DAYS_AHEAD
+from .._config import DEFAULT_WINDOW_DAYS, MAX_DAYS_AHEAD, MAX_FETCH_DAYS
 from .._errors import APIError, APITimeoutError, InputError, ResponseFormatError
-from .._models import Location, Service
+from .._models import Location, Service, check_days, check_start_date
 from .._schema import ERRORS, SCHEMA_VERSION, AvailabilitySnapshot, frame_from_arrow
 from .._version import __version__
 from ..client import AsyncZimunClient, ZimunClient
@@ -37,9 +37,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-DEFAULT_FETCH_DAYS = 14
 DEFAULT_CONCURRENCY = 32  # calls in flight; the client paces them to the rate limit
-MAX_FETCH_DAYS = 366
 _US_PER_HOUR = 3_600_000_000
 
 
@@ -52,11 +50,11 @@ class _Run:
 # -- planning ----------------------------------------------------------------------------------
 
 
-def _check_arguments(days_ahead: object, concurrency: object, deadline: object) -> None:
-    if isinstance(days_ahead, bool) or not isinstance(days_ahead, int):
-        raise InputError(f"days_ahead must be a whole number of days, got {days_ahead!r}")
-    if not 1 <= days_ahead <= MAX_FETCH_DAYS:
-        raise InputError(f"days_ahead must be between 1 and {MAX_FETCH_DAYS}, got {days_ahead}")
+def _check_arguments(
+    days_ahead: object, start_date: object, concurrency: object, deadline: object
+) -> None:
+    check_days(days_ahead, MAX_FETCH_DAYS)
+    check_start_date(start_date)
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
         raise InputError(f"concurrency must be a whole number >= 1, got {concurrency!r}")
     if deadline is not None and (
@@ -251,7 +249,7 @@ async def fetch_availability_async(
     client: AsyncZimunClient,
     services: Sequence[str] | None = None,
     locations: Sequence[str] | None = None,
-    days_ahead: int = DEFAULT_FETCH_DAYS,
+    days_ahead: int = DEFAULT_WINDOW_DAYS,
     start_date: date | None = None,
     concurrency: int = DEFAULT_CONCURRENCY,
     progress: bool = True,
@@ -259,11 +257,7 @@ async def fetch_availability_async(
     deadline: float | None = None,
 ) -> AvailabilitySnapshot:
     """Async form of :func:`fetch_availability`, for code that already runs an event loop."""
-    _check_arguments(days_ahead, concurrency, deadline)
-    if start_date is not None and (
-        not isinstance(start_date, date) or isinstance(start_date, datetime)
-    ):
-        raise InputError(f"start_date must be a datetime.date, got {start_date!r}")
+    _check_arguments(days_ahead, start_date, concurrency, deadline)
     started_at = datetime.now(UTC).replace(microsecond=0)
     deadline_at = math.inf if deadline is None else anyio.current_time() + deadline
     with anyio.CancelScope(deadline=deadline_at) as scope:
@@ -329,7 +323,7 @@ def fetch_availability(
     client: ZimunClient,
     services: Sequence[str] | None = None,
     locations: Sequence[str] | None = None,
-    days_ahead: int = DEFAULT_FETCH_DAYS,
+    days_ahead: int = DEFAULT_WINDOW_DAYS,
     start_date: date | None = None,
     concurrency: int = DEFAULT_CONCURRENCY,
     progress: bool = True,

@@ -42,13 +42,12 @@ import pyarrow.compute as pc
 
 from .._config import MAX_SLOT_CAPACITY, MAX_SLOT_MINUTES
 from .._errors import ResponseFormatError
-from .._schema import DAYS, SLOTS, frame_from_arrow
+from .._schema import DAY_KEY, DAYS, SLOT_KEY, SLOTS, UTC_INSTANT, frame_from_arrow
 from ._wire import HolidayNames, Payload, Refused, read_wire
 from ._wire import problem as _problem
 
 _US_PER_HOUR = 3_600_000_000
 _US_PER_MINUTE = 60_000_000
-_UTC = pa.timestamp("us", tz="UTC")
 _CAST_ERRORS = (pa.ArrowInvalid, pa.ArrowNotImplementedError)
 _NO_BOUND = 2**40  # a window edge far beyond any date, for payloads whose window is unknown
 
@@ -252,7 +251,7 @@ def _check_header(
         None,
         lambda i: ("slot_duration_minutes", f"is {minutes[i]}, not 1..{MAX_SLOT_MINUTES} minutes"),
     )
-    generated, culprits = _cast_rows(wire.field("generated_at"), _UTC, index, len(payloads))
+    generated, culprits = _cast_rows(wire.field("generated_at"), UTC_INSTANT, index, len(payloads))
     for i in culprits:
         what = f"is {_shown(wire.field('generated_at')[i].as_py())}, not an ISO-8601 instant"
         verdicts.refuse(i, "generated_at", f"{what} with an offset")
@@ -357,7 +356,7 @@ def _check_slots(
     instants = []
     for name in ("start", "end"):
         texts = slots.field(name)
-        moments, culprits = _cast_rows(texts, _UTC, slot_payload, count)
+        moments, culprits = _cast_rows(texts, UTC_INSTANT, slot_payload, count)
         for index, row in culprits.items():
             what = f"is {_shown(texts[row].as_py())}, not an ISO-8601 instant with an offset"
             verdicts.refuse(index, f"{paths.slot(row)}.{name}", what)
@@ -608,7 +607,7 @@ def _keys(
     n = len(index)
     columns = {
         "snapshot_id": pa.repeat(pa.scalar(snapshot_id, pa.string()), n),
-        "fetched_at": pa.repeat(pa.scalar(fetched_at, _UTC), n),
+        "fetched_at": pa.repeat(pa.scalar(fetched_at, UTC_INSTANT), n),
     }
     for name in ["organization_id", "location_id", "service_id", "service_name", "timezone"]:
         columns[name] = per_payload[name].take(index)
@@ -704,8 +703,6 @@ def tables_from_wire(
     slots = frame_from_arrow(_slots_table(wire, per_payload, snapshot_id, fetched_at), SLOTS)
     days = frame_from_arrow(_days_table(wire, per_payload, snapshot_id, fetched_at), DAYS)
     if _windows_overlap(per_payload):
-        slots = slots.drop_duplicates(
-            ["service_id", "location_id", "slot_start"], ignore_index=True
-        )
-        days = days.drop_duplicates(["service_id", "location_id", "local_date"], ignore_index=True)
+        slots = slots.drop_duplicates(SLOT_KEY, ignore_index=True)
+        days = days.drop_duplicates(DAY_KEY, ignore_index=True)
     return slots, days

@@ -15,6 +15,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 
+from .._schema import PAIR_KEY
 from ._figures import new_axes, require_rows, tick_text
 
 MAX_LEGEND_ENTRIES = 12
@@ -96,7 +97,7 @@ def lead_time_plot(trend: pd.DataFrame, ax: Axes | None = None) -> Axes:
     -------
     matplotlib.axes.Axes
     """
-    keys = ["service_id", "location_id"]
+    keys = PAIR_KEY
     ax = _history_plot(trend, "trend", keys, ("fetched_at", "next_lead_time_hours"), ax)
     ax.set_ylim(bottom=0)
     ax.set(xlabel="fetched at (UTC)", ylabel="lead time to the next free slot (hours)")
@@ -144,7 +145,7 @@ def booking_pace_plot(pace: pd.DataFrame, ax: Axes | None = None) -> Axes:
     -------
     matplotlib.axes.Axes
     """
-    keys = ["service_id", "location_id"]
+    keys = PAIR_KEY
     ax = _history_plot(pace, "pace", keys, ("to_fetched_at", "taken_per_day"), ax)
     ax.set(
         xlabel="interval end: fetched at (UTC)", ylabel="booking pace (appointments taken per day)"

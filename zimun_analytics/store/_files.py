@@ -9,6 +9,7 @@ No filesystem access here.
 from __future__ import annotations
 
 import functools
+import json
 import operator
 import re
 from collections.abc import Iterable
@@ -20,7 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .._errors import InputError
-from .._schema import SCHEMA_VERSION, SLOTS, Column, Table
+from .._schema import DAY_KEY, PAIR_KEY, SLOT_KEY, SLOTS, UTC_INSTANT, Column, Table
 
 COMPRESSION = "zstd"
 ROW_GROUP_ROWS = 4_096  # rows per Parquet row group: one service spans one or two, so
@@ -29,18 +30,17 @@ ROW_GROUP_ROWS = 4_096  # rows per Parquet row group: one service spans one or t
 # read an all-digit id as BIGINT (or a date-like one as DATE) and clash with the file's column.
 _ID_PATTERN = re.compile(r"(?=.*[A-Za-z])[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _SORT_KEYS = {
-    "slots": ["service_id", "location_id", "slot_start"],
-    "days": ["service_id", "location_id", "local_date"],
-    "errors": ["service_id", "location_id"],
+    "slots": SLOT_KEY,
+    "days": DAY_KEY,
+    "errors": PAIR_KEY,
 }
-_UTC = pa.timestamp("us", tz="UTC")
 
 _COLUMNS = {c.name: c for c in SLOTS.columns}
 LISTING = Table(
     "snapshots",
     (
         Column("snapshot_id", pa.string(), "id of the snapshot"),
-        Column("fetched_at", _UTC, "when the fetch started (UTC)"),
+        Column("fetched_at", UTC_INSTANT, "when the fetch started (UTC)"),
         Column("api_host", pa.string(), "the API host it came from"),
         Column("n_slots", pa.int32(), "rows of the slots table"),
         Column("n_days", pa.int32(), "rows of the days table"),
@@ -108,10 +108,18 @@ def to_arrow_table(frame: pd.DataFrame, spec: Table, snapshot_id: str) -> pa.Tab
     return table.cast(spec.arrow_schema).sort_by([(k, "ascending") for k in _SORT_KEYS[spec.name]])
 
 
-def parquet_bytes(table: pa.Table, snapshot_id: str, name: str, parameters: str) -> bytes:
-    """Parquet with zstd and row groups small enough to prune, with zimun.* key-value pairs."""
-    metadata = {"schema_version": SCHEMA_VERSION, "snapshot_id": snapshot_id, "table": name}
-    metadata["parameters"] = parameters
+def parquet_bytes(table: pa.Table, name: str, meta: dict[str, Any]) -> bytes:
+    """Parquet with zstd and row groups small enough to prune, with zimun.* key-value pairs.
+
+    The pairs (``schema_version``, ``snapshot_id``, ``table``, ``parameters``) come from the
+    snapshot's meta, as the manifest's do, so a file read alone says what it is.
+    """
+    metadata = {
+        "schema_version": meta["schema_version"],
+        "snapshot_id": meta["snapshot_id"],
+        "table": name,
+        "parameters": json.dumps(meta.get("parameters", {}), default=str),
+    }
     table = table.replace_schema_metadata({f"zimun.{k}": v for k, v in metadata.items()})
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink, compression=COMPRESSION, row_group_size=ROW_GROUP_ROWS)
@@ -141,9 +149,13 @@ def history_filter(
     """The pushed-down predicate on fetched_at, service_id and location_id."""
     parts = []
     if lo is not None:
-        parts.append(pc.field("fetched_at") >= pa.scalar(lo.floor("us").to_pydatetime(), _UTC))
+        parts.append(
+            pc.field("fetched_at") >= pa.scalar(lo.floor("us").to_pydatetime(), UTC_INSTANT)
+        )
     if hi is not None:
-        parts.append(pc.field("fetched_at") < pa.scalar(hi.floor("us").to_pydatetime(), _UTC))
+        parts.append(
+            pc.field("fetched_at") < pa.scalar(hi.floor("us").to_pydatetime(), UTC_INSTANT)
+        )
     if services is not None:
         parts.append(pc.field("service_id").isin(services))
     if locations is not None:

@@ -220,10 +220,12 @@ class SnapshotStore:
                     f"snapshot {snapshot_id!r} is already in {self._shown_url}; snapshots are "
                     "immutable: save the new fetch under a new id"
                 )
-            meta |= {
-                "counts": {name: t.num_rows for name, t in tables.items()},
-                "schema_version": SCHEMA_VERSION,
+            # what is stored is what the counts and version describe: a selected or hand-made
+            # snapshot gets its own; what only the fetch knows (its calls) is kept
+            meta["counts"] = dict(meta.get("counts") or {}) | {
+                name: t.num_rows for name, t in tables.items()
             }
+            meta["schema_version"] = SCHEMA_VERSION  # the tables were cast to this schema
             files = {name: self._write_table(name, t, meta) for name, t in tables.items()}
             self._put_manifest(self._manifest(meta, fetched_at, tables, files))
         return snapshot_id
@@ -251,8 +253,7 @@ class SnapshotStore:
     def _write_table(self, name: str, table: pa.Table, meta: dict[str, Any]) -> dict[str, Any]:
         """Write one table's file (overwriting a killed run's) and return its manifest entry."""
         path = self._table_path(name, meta["snapshot_id"])
-        parameters = json.dumps(meta.get("parameters", {}), default=str)
-        data = parquet_bytes(table, meta["snapshot_id"], name, parameters)
+        data = parquet_bytes(table, name, meta)
         self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
         self.fs.pipe_file(path, data)
         relative = path[len(self.root.rstrip("/")) + 1 :]
@@ -271,7 +272,7 @@ class SnapshotStore:
             "manifest_version": MANIFEST_VERSION,
             "snapshot_id": meta["snapshot_id"],
             "fetched_at": fetched_at.isoformat().replace("+00:00", "Z"),
-            "schema_version": SCHEMA_VERSION,
+            "schema_version": meta["schema_version"],
             "services": sorted(pc.unique(slots["service_id"]).drop_null().to_pylist()),
             "locations": sorted(pc.unique(slots["location_id"]).drop_null().to_pylist()),
             "files": files,

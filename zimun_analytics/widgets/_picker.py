@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from .._config import HOLD_TTL, MAX_DAYS_AHEAD
+from .._config import DEFAULT_WINDOW_DAYS, HOLD_TTL, MAX_DAYS_AHEAD
 from .._errors import (
     HoldAlreadyConfirmedError,
     HoldExpiredError,
@@ -86,7 +86,7 @@ class SlotPicker:
         client: ZimunClient,
         service_id: str | None = None,
         location_id: str | None = None,
-        days_ahead: int = 14,
+        days_ahead: int = DEFAULT_WINDOW_DAYS,
         *,
         now: Callable[[], datetime] | None = None,
         live_countdown: bool = True,
