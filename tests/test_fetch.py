@@ -12,7 +12,7 @@ from conftest import NOW, UNLIMITED
 
 from zimun_analytics import ZimunClient, fetch_availability
 from zimun_analytics._errors import InputError, ResponseFormatError, ServerError
-from zimun_analytics._models import Service
+from zimun_analytics._models import Availability, Service
 from zimun_analytics._schema import DAYS, ERRORS, SLOTS, empty_frame
 from zimun_analytics.fetch._mapping import parse_payloads, tables_from_payloads, tables_from_wire
 from zimun_analytics.fetch._wire import Call, Payload
@@ -315,7 +315,7 @@ def test_holiday_names_are_found_wherever_the_map_sits_in_the_body():
 @pytest.mark.parametrize("bodies", [[b"null"], [b"{}", b" null "], [b"[{}]"]])
 def test_a_body_that_is_no_object_is_refused_wherever_it_sits(bodies):
     payloads = [_payload([SLOT])] + [_raw(body) for body in bodies]
-    with pytest.raises(ResponseFormatError, match="(not a JSON object|days is missing).*req_"):
+    with pytest.raises(ResponseFormatError, match="(not a JSON object|timezone is missing).*req_"):
         _tables(*payloads)
 
 
@@ -441,3 +441,79 @@ def test_frames_come_in_a_stable_order_whatever_order_calls_finish_in(sandbox):
         b = getattr(second, table).drop(columns="snapshot_id")
         pd.testing.assert_frame_equal(a, b)
     assert first.slots.service_id.is_monotonic_increasing
+
+
+# -- one declaration: the record of one call and the fetch read a body the same way ---------------
+
+_SOUND_SLOT = {
+    "start": "2026-03-29T10:00:00+02:00",
+    "end": "2026-03-29T10:30:00+02:00",
+    "capacity": 3,
+    "available": 2,
+}
+
+
+def _with(path, value):
+    """The sound body with ``path`` set to ``value`` (``...`` deletes it)."""
+    data = json.loads(_payload([dict(_SOUND_SLOT)]).body)
+    *parents, last = path
+    target = data
+    for key in parents:
+        target = target[key]
+    if value is ...:
+        target.pop(last, None)
+    else:
+        target[last] = value
+    return data
+
+
+# (path, value): every kind, presence and bound the declaration gives, and the relations
+_BODY_CASES = [
+    (("timezone",), ...),
+    (("timezone",), "Mars/Olympus"),
+    (("timezone",), 7),
+    (("days",), ...),
+    (("days",), {"2026-03-29": []}),
+    (("days", 0, "date"), ...),
+    (("days", 0, "date"), "29.03.2026"),
+    (("days", 0, "status"), ...),
+    (("days", 0, "slots", 0, "start"), ...),
+    (("days", 0, "slots", 0, "start"), "10:00"),
+    (("days", 0, "slots", 0, "end"), "2026-03-29T10:30:00"),
+    (("days", 0, "slots", 0, "capacity"), "3"),
+    (("days", 0, "slots", 0, "capacity"), 10**30),
+    (("days", 0, "slots", 0, "capacity"), 10_001),
+    (("days", 0, "slots", 0, "available"), -5),
+    (("days", 0, "slots", 0, "available"), 4),  # above capacity
+    (("slot_duration_minutes",), 0),
+    (("generated_at",), "yesterday"),
+    (("service_id",), "s_other"),  # not the one asked for
+    (("days_ahead",), 2),  # one day listed, and asked
+    (("holidays",), ["2026-03-29"]),
+    # sound ones: optional fields missing, or a value at a bound
+    (("days", 0, "slots", 0, "end"), ...),
+    (("days", 0, "slots", 0, "available"), ...),
+    (("days", 0, "slots", 0, "capacity"), 10_000),
+    (("holidays",), ...),
+    (("generated_at",), ...),
+    (("location_id",), ...),
+]
+
+
+@pytest.mark.parametrize(("path", "value"), _BODY_CASES, ids=lambda x: repr(x)[:40])
+def test_the_one_call_record_and_the_fetch_refuse_the_same_bodies(path, value):
+    data = _with(path, value)
+    fetched = parse_payloads([Payload.from_data(Call(SERVICE, "l_1", None, 1), data, "req_x")])
+    asked = {"service_id": "s_1", "location_id": "l_1", "days_ahead": 1}
+    try:
+        Availability.from_response(data, asked, request_id="req_x")
+    except ResponseFormatError as error:
+        record_refused = error.field
+    else:
+        record_refused = None
+    fetch_refused = fetched.refused[0][1].field if fetched.refused else None
+    assert (record_refused is None) == (fetch_refused is None), (record_refused, fetch_refused)
+    if record_refused is not None:  # both name the field at fault (paths spelled alike)
+        leaf = str(path[-1]) if isinstance(path[-1], str) else str(path[-2])
+        assert leaf in record_refused or "days" in record_refused, record_refused
+        assert leaf in fetch_refused or "days" in fetch_refused, fetch_refused

@@ -292,7 +292,6 @@ def _slot0(availability):
         (Service, ("location_ids",), lambda r: r.location_ids, ()),
         (Service, ("active",), lambda r: r.active, True),
         (Availability, ("location_id",), lambda r: r.location_id, None),
-        (Availability, ("timezone",), lambda r: r.timezone, None),
         (Availability, ("days_ahead",), lambda r: r.days_ahead, 2),
         (Availability, ("generated_at",), lambda r: r.generated_at, None),
         (Availability, ("slot_duration_minutes",), lambda r: r.slot_duration_minutes, None),
@@ -358,6 +357,7 @@ def test_omitted_full_slots_are_simply_absent():
         (Availability, ("organization_id",), "organization_id"),
         (Availability, ("service_id",), "service_id"),
         (Availability, ("start_date",), "start_date"),
+        (Availability, ("timezone",), "timezone"),
         (Availability, ("days",), "days"),
         (Availability, ("days", 1, "date"), "days[1].date"),
         (Availability, ("days", 1, "status"), "days[1].status"),
@@ -408,6 +408,13 @@ def test_required_null_is_reported_as_null():
         (Availability, ("days", 0, "slots", 0, "start"), "10:00", "days[0].slots[0].start"),
         (Availability, ("days", 0, "slots", 0, "capacity"), "3", "days[0].slots[0].capacity"),
         (Availability, ("holidays",), ["2025-12-25"], "holidays"),
+        (Availability, ("timezone",), "Mars/Olympus", "timezone"),
+        (Availability, ("days_ahead",), 3, "days"),  # two days listed
+        (Availability, ("days_ahead",), 0, "days_ahead"),
+        (Availability, ("slot_duration_minutes",), 0, "slot_duration_minutes"),
+        (Availability, ("days", 0, "slots", 0, "capacity"), 10**30, "days[0].slots[0].capacity"),
+        (Availability, ("days", 0, "slots", 0, "available"), -5, "days[0].slots[0].available"),
+        (Availability, ("days", 0, "slots", 0, "available"), 4, "days[0].slots[0].available"),
         (Availability, ("holidays", "2025-12-25"), "Christmas", "holidays.2025-12-25"),
         (Availability, ("holidays", "25.12.2025"), {}, "holidays.25.12.2025"),
         (Hold, ("expires_at",), 1764576600, "expires_at"),
@@ -532,25 +539,24 @@ def test_day_from_json_directly():
 
 
 def test_the_package_exports_every_record():
-    import dataclasses
 
     import zimun_analytics
 
     records = {
         name
         for name, value in vars(models_module).items()
-        if dataclasses.is_dataclass(value)
-        and value.__module__ == models_module.__name__
+        if isinstance(value, type)
+        and issubclass(value, models_module._Record)
         and not name.startswith("_")
     }
     assert records and records <= set(zimun_analytics.__all__)
 
 
-def test_imports_only_stdlib_and_errors():
+def test_imports_only_stdlib_errors_and_config():
     tree = ast.parse(Path(models_module.__file__).read_text())
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.level:
-            assert node.module == "_errors"
+            assert node.module in {"_errors", "_config"}
         elif isinstance(node, ast.ImportFrom):
             assert node.module.split(".")[0] in sys.stdlib_module_names, node.module
         elif isinstance(node, ast.Import):
@@ -702,20 +708,20 @@ def test_availability_html_escapes_what_the_api_sent(sandbox_availability):
 
 def test_reprs_say_unknown_instead_of_guessing():
     data = copy.deepcopy(AVAILABILITY)
-    for key in ("location_id", "timezone", "generated_at"):
+    for key in ("location_id", "generated_at"):
         del data[key]
     del data["days"][0]["slots"][1]["available"]
     data["days"][1]["status"] = "maintenance\nwindow"  # outside the contract, and two lines
     availability = parse(Availability, data)
     text = repr(availability)
-    assert "location_id=None, timezone=None" in text
+    assert "location_id=None, timezone='Europe/Berlin'" in text
     assert "days=2 (1 open, 0 closed, 0 holiday, 1 'maintenance\\nwindow')" in text
     assert "free_slots=2, free_capacity=None, generated_at=unknown)" in text
     assert "\n" not in text
     rows = html_tables.summary(availability._repr_html_())
     assert (rows["location"], rows["time zone"], rows["generated at (UTC)"]) == (
         "\N{EM DASH}",
-        "unknown",
+        "Europe/Berlin",
         "unknown",
     )
     assert (rows["free capacity"], rows["maintenance\nwindow days"]) == ("unknown", "1")
@@ -729,8 +735,20 @@ def _first_free_of_day_one(data):
 def test_first_free_slot_is_shown_in_the_location_zone():
     in_utc = replaced(Availability, ("days", 0, "slots", 0, "start"), "2025-12-01T09:00:00Z")
     assert _first_free_of_day_one(in_utc) == "10:00"  # 09:00 UTC is 10:00 in Berlin
-    no_zone = without(Availability, ("timezone",))
-    assert _first_free_of_day_one(no_zone) == "10:00"  # the API's +01:00, not this machine's
+
+
+def test_an_answer_is_checked_against_what_the_call_asked():
+    asked = {"service_id": "s_123", "location_id": "l_berlin", "days_ahead": 2}
+    answer = Availability.from_response(AVAILABILITY, asked, request_id=REQUEST_ID)
+    assert (answer.service_id, answer.location_id, answer.days_ahead) == ("s_123", "l_berlin", 2)
+    with pytest.raises(ResponseFormatError) as caught:
+        Availability.from_response(AVAILABILITY, asked | {"service_id": "s_other"})
+    assert caught.value.field == "service_id" and "not the one asked for (s_other)" in str(
+        caught.value
+    )
+    bare = {k: v for k, v in AVAILABILITY.items() if k not in {"service_id", "location_id"}}
+    filled = Availability.from_response(bare, asked)  # what the body omits, the call knows
+    assert (filled.service_id, filled.location_id) == ("s_123", "l_berlin")
 
 
 def test_summary_repr_keeps_equality_hash_and_raw(sandbox_availability):

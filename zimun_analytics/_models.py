@@ -22,6 +22,7 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, Self, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ._config import MAX_DAYS_AHEAD, MAX_SLOT_CAPACITY, MAX_SLOT_MINUTES
 from ._errors import InputError, ResponseFormatError
 
 _T = TypeVar("_T")
@@ -55,6 +56,64 @@ def check_start_date(start_date: object) -> date | None:
     ):
         raise InputError(f"start_date must be a datetime.date, got {start_date!r}")
     return start_date
+
+
+# -- the availability body, declared once ------------------------------------------------------
+# Everything that reads GET /availability derives from these fields: the records below (one
+# call), the fetch's Arrow wire schema, its type check of a body and its refusals (many calls).
+
+
+@dataclass(frozen=True)
+class WireField:
+    """One field of an availability body as the contract has it.
+
+    ``kind`` is what the JSON value must be: ``string``, ``zone`` (an IANA zone name), ``date``
+    (``YYYY-MM-DD``), ``instant`` (ISO-8601 with an offset), ``whole`` (a whole number, within
+    ``bounds`` when given), ``list`` or ``map`` (an object keyed by date) of ``items``.
+    ``presence``: ``required``; ``asked`` (the call knows it: a missing one is the request's,
+    a present one must equal it); or ``optional`` (missing gives null).
+    """
+
+    name: str
+    kind: str
+    presence: str = "optional"
+    bounds: tuple[int, int] | None = None
+    items: tuple[WireField, ...] = ()
+
+    @property
+    def required(self) -> bool:
+        return self.presence == "required"
+
+
+AVAILABILITY_SLOT = (
+    WireField("start", "instant", "required"),
+    WireField("end", "instant"),  # checked after start by 1..MAX_SLOT_MINUTES
+    WireField("capacity", "whole", bounds=(0, MAX_SLOT_CAPACITY)),
+    WireField("available", "whole", bounds=(0, MAX_SLOT_CAPACITY)),  # and at most capacity
+)
+AVAILABILITY_DAY = (
+    WireField("date", "date", "required"),  # inside the window, no date twice
+    WireField("status", "string", "required"),
+    WireField("slots", "list", items=AVAILABILITY_SLOT),
+)
+HOLIDAY_ENTRY = (WireField("name", "string"), WireField("kind", "string"))
+AVAILABILITY_BODY = (
+    WireField("organization_id", "string", "asked"),
+    WireField("service_id", "string", "asked"),
+    WireField("location_id", "string", "asked"),
+    WireField("timezone", "zone", "required"),
+    WireField("start_date", "date", "asked"),
+    WireField("days_ahead", "whole", "asked", bounds=(1, MAX_DAYS_AHEAD)),  # = len(days)
+    WireField("generated_at", "instant"),
+    WireField("slot_duration_minutes", "whole", bounds=(1, MAX_SLOT_MINUTES)),
+    WireField("days", "list", "required", items=AVAILABILITY_DAY),
+    WireField("holidays", "map", items=HOLIDAY_ENTRY),
+)
+# the fields a record reads one by one (lists and maps are records of their own)
+_SCALARS_OF = {
+    level: tuple(spec for spec in level if spec.kind not in ("list", "map"))
+    for level in (AVAILABILITY_BODY, AVAILABILITY_DAY)
+}
 
 
 @dataclass(frozen=True)
@@ -149,6 +208,45 @@ def _optional(
     if data.get(key) is None:
         return default
     return kind(data[key], ctx.at(key))
+
+
+def _zone_name(value: object, ctx: _Ctx) -> str:
+    name: str = _str(value, ctx)
+    if _zone(name) is None:
+        raise ctx.fail(f"is {name!r:.80}, not an IANA time zone")
+    return name
+
+
+_SCALAR_KINDS: dict[str, Callable[[object, _Ctx], Any]] = {
+    "string": _str,
+    "zone": _zone_name,
+    "date": _date,
+    "instant": _instant,
+    "whole": _int,
+}
+
+
+def _wire_value(
+    data: Mapping[str, Any], spec: WireField, ctx: _Ctx, asked: Mapping[str, Any] | None = None
+) -> Any:
+    """The field ``spec`` of a body, converted by its kind and checked against its bounds.
+
+    An ``asked`` field takes the call's value when missing and must equal it when present;
+    with no call's value it is required, as a ``required`` one is.
+    """
+    convert = _SCALAR_KINDS[spec.kind]
+    wanted = (asked or {}).get(spec.name)
+    if spec.presence == "required" or (spec.presence == "asked" and wanted is None):
+        value = _require(data, spec.name, convert, ctx)
+    else:
+        value = _optional(data, spec.name, convert, ctx, default=wanted)
+    if spec.bounds is not None and value is not None:
+        low, high = spec.bounds
+        if not low <= value <= high:
+            raise ctx.at(spec.name).fail(f"is {value}, not {low}..{high}")
+    if wanted is not None and value != wanted:
+        raise ctx.at(spec.name).fail(f"is {value!r:.80}, not the one asked for ({wanted})")
+    return value
 
 
 class _Record:
@@ -301,13 +399,11 @@ class Slot(_Record):
 
     @classmethod
     def _parse(cls, data: Mapping[str, Any], ctx: _Ctx) -> Self:
-        return cls(
-            start=_require(data, "start", _instant, ctx),
-            end=_optional(data, "end", _instant, ctx),
-            capacity=_optional(data, "capacity", _int, ctx),
-            available=_optional(data, "available", _int, ctx),
-            raw=data,
-        )
+        fields = {spec.name: _wire_value(data, spec, ctx) for spec in AVAILABILITY_SLOT}
+        capacity, available = fields["capacity"], fields["available"]
+        if capacity is not None and available is not None and available > capacity:
+            raise ctx.at("available").fail(f"is {available}, more than capacity ({capacity})")
+        return cls(**fields, raw=data)
 
 
 def _free_count(slots: Iterable[Slot]) -> int:
@@ -348,8 +444,7 @@ class AvailabilityDay(_Record):
     @classmethod
     def _parse(cls, data: Mapping[str, Any], ctx: _Ctx) -> Self:
         return cls(
-            date=_require(data, "date", _date, ctx),
-            status=_require(data, "status", _str, ctx),
+            **{spec.name: _wire_value(data, spec, ctx) for spec in _SCALARS_OF[AVAILABILITY_DAY]},
             slots=_each(data, "slots", Slot, ctx),
             raw=data,
         )
@@ -367,9 +462,8 @@ class Holiday(_Record):
     @classmethod
     def _parse(cls, data: Mapping[str, Any], ctx: _Ctx) -> Self:
         return cls(
-            date=_require(data, "date", _date, ctx),
-            name=_optional(data, "name", _str, ctx),
-            kind=_optional(data, "kind", _str, ctx),
+            date=_require(data, "date", _date, ctx),  # the map's key, folded in
+            **{spec.name: _wire_value(data, spec, ctx) for spec in HOLIDAY_ENTRY},
             raw=data,
         )
 
@@ -462,7 +556,7 @@ class Availability(_Record):
     organization_id: str
     service_id: str
     location_id: str | None
-    timezone: str | None
+    timezone: str
     start_date: date
     days_ahead: int
     generated_at: datetime | None
@@ -536,17 +630,41 @@ class Availability(_Record):
 
     @classmethod
     def _parse(cls, data: Mapping[str, Any], ctx: _Ctx) -> Self:
+        return cls._parse_answer(data, ctx, {})
+
+    @classmethod
+    def from_response(
+        cls, data: object, asked: Mapping[str, Any], *, request_id: str | None = None
+    ) -> Self:
+        """The answer to one call, checked against what the call ``asked`` for.
+
+        ``asked`` holds the query's values (``service_id``, ``location_id``, ``start_date``,
+        ``days_ahead``, ``organization_id``; None or absent where the call did not say): a
+        field the body omits is taken from it, one it gives must equal it.
+        """
+        ctx = _Ctx("GET /availability", request_id)
+        return cls._parse_answer(_object(data, ctx), ctx, asked)
+
+    @classmethod
+    def _parse_answer(cls, data: Mapping[str, Any], ctx: _Ctx, asked: Mapping[str, Any]) -> Self:
         _require(data, "days", _list, ctx)
         days = _each(data, "days", AvailabilityDay, ctx)
+        # what nothing else says: no location (a service at one), the days listed
+        known = {"location_id": None, "days_ahead": len(days)} | {
+            name: value for name, value in asked.items() if value is not None
+        }
+        fields = {}
+        for spec in _SCALARS_OF[AVAILABILITY_BODY]:
+            if spec.presence == "asked" and spec.name not in data and spec.name in known:
+                fields[spec.name] = known[spec.name]
+            else:
+                fields[spec.name] = _wire_value(data, spec, ctx, asked)
+        if fields["days_ahead"] != len(days):
+            raise ctx.at("days").fail(
+                f"has {len(days)} entries, not the {fields['days_ahead']} days of days_ahead"
+            )
         return cls(
-            organization_id=_require(data, "organization_id", _str, ctx),
-            service_id=_require(data, "service_id", _str, ctx),
-            location_id=_optional(data, "location_id", _str, ctx),
-            timezone=_optional(data, "timezone", _str, ctx),
-            start_date=_require(data, "start_date", _date, ctx),
-            days_ahead=_optional(data, "days_ahead", _int, ctx, default=len(days)),
-            generated_at=_optional(data, "generated_at", _instant, ctx),
-            slot_duration_minutes=_optional(data, "slot_duration_minutes", _int, ctx),
+            **fields,
             days=days,
             holidays=_optional(data, "holidays", _holidays, ctx, default=()),
             raw=data,

@@ -570,7 +570,14 @@ class AsyncZimunClient:
         """Slots of one service at one location for ``days_ahead`` days (1-60)."""
         params = _availability_params(service_id, days_ahead, location_id, start_date)
         data, request_id = await self._request("GET", f"{API}/availability", params=params)
-        return Availability.from_json(data, endpoint="GET /availability", request_id=request_id)
+        asked = {
+            "service_id": service_id,
+            "location_id": location_id,
+            "start_date": start_date,
+            "days_ahead": days_ahead,
+            "organization_id": self._organization_id,
+        }
+        return Availability.from_response(data, asked, request_id=request_id)
 
     async def availability_body(
         self,

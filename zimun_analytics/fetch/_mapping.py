@@ -7,7 +7,8 @@ numpy kernels: no Python loop runs per slot. Unknown fields are ignored; missing
 become nulls or the call's values. A body that fails a check is *refused*: its rows are left
 out, the other bodies map as if it were absent, and :attr:`Wire.refused` keeps one
 :class:`ResponseFormatError` for it that names the endpoint, the field, the value and the
-request id. The checks (bounds in :mod:`.config`):
+request id. The checks (fields, kinds and bounds declared once in
+``_models.AVAILABILITY_BODY``; limits in ``_config``):
 
 - the body is one JSON object whose fields have the wire types (:mod:`.wire`);
 - it answers the call that was made: ``service_id``, ``location_id``, ``start_date`` and
@@ -23,8 +24,8 @@ request id. The checks (bounds in :mod:`.config`):
   ``available`` 0..``capacity``; the start's local date lies inside the window.
 
 The window is ``start_date`` (the request's, else the body's) and the ``days_ahead`` days
-after it, in the location's zone. Adapting to the real service's shapes is a change to these
-two files only.
+after it, in the location's zone. Adapting to the real service's shapes is a change to the
+declaration and, for relations between fields, to this file.
 """
 
 from __future__ import annotations
@@ -40,8 +41,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .._config import MAX_SLOT_CAPACITY, MAX_SLOT_MINUTES
+from .._config import MAX_SLOT_MINUTES
 from .._errors import ResponseFormatError
+from .._models import AVAILABILITY_BODY, AVAILABILITY_DAY, AVAILABILITY_SLOT, WireField
 from .._schema import DAY_KEY, DAYS, SLOT_KEY, SLOTS, UTC_INSTANT, frame_from_arrow
 from ._wire import HolidayNames, Payload, Refused, read_wire
 from ._wire import problem as _problem
@@ -50,6 +52,17 @@ _US_PER_HOUR = 3_600_000_000
 _US_PER_MINUTE = 60_000_000
 _CAST_ERRORS = (pa.ArrowInvalid, pa.ArrowNotImplementedError)
 _NO_BOUND = 2**40  # a window edge far beyond any date, for payloads whose window is unknown
+_BODY = {spec.name: spec for spec in AVAILABILITY_BODY}
+_SLOT = {spec.name: spec for spec in AVAILABILITY_SLOT}
+
+
+def _required(specs: Sequence[WireField]) -> list[str]:
+    return [spec.name for spec in specs if spec.required]
+
+
+def _bounds(spec: WireField) -> tuple[int, int]:
+    assert spec.bounds is not None, spec.name
+    return spec.bounds
 
 
 @dataclass
@@ -217,17 +230,18 @@ def _check_header(
     """Check one body's own fields; return its generated_at (UTC) and first day of the window."""
     payloads = verdicts.payloads
     index = np.arange(len(payloads))
-    for name in ("days", "timezone"):
+    for name in _required(AVAILABILITY_BODY):
         verdicts.missing(wire.field(name), None, name)
-    for i, zone in enumerate(wire.field("timezone").to_pylist()):  # one per payload: cheap
-        if zone is not None and not _is_zone(zone):
-            verdicts.refuse(i, "timezone", f"is {_shown(zone)}, not an IANA time zone")
+    for zone_field in (spec.name for spec in AVAILABILITY_BODY if spec.kind == "zone"):
+        for i, zone in enumerate(wire.field(zone_field).to_pylist()):  # one per payload: cheap
+            if zone is not None and not _is_zone(zone):
+                verdicts.refuse(i, zone_field, f"is {_shown(zone)}, not an IANA time zone")
     asked = _asked(payloads)
     if organization_id:
         asked["organization_id"] = pa.array([organization_id] * len(payloads), pa.string())
-    for name in ("organization_id", "service_id", "location_id"):
-        if name in asked:
-            _check_same(wire.field(name), asked[name], name, verdicts)
+    for spec in AVAILABILITY_BODY:  # the asked texts; start_date and days_ahead are cast first
+        if spec.presence == "asked" and spec.kind == "string" and spec.name in asked:
+            _check_same(wire.field(spec.name), asked[spec.name], spec.name, verdicts)
     starts, culprits = _cast_rows(wire.field("start_date"), pa.date32(), index, len(payloads))
     for i in culprits:
         what = f"is {_shown(wire.field('start_date')[i].as_py())}, not a YYYY-MM-DD date"
@@ -246,10 +260,11 @@ def _check_header(
         ),
     )
     minutes = wire.field("slot_duration_minutes")
+    shortest, longest = _bounds(_BODY["slot_duration_minutes"])
     verdicts.flag(
-        pc.or_(pc.less(minutes, 1), pc.greater(minutes, MAX_SLOT_MINUTES)),
+        _outside(minutes, shortest, longest),
         None,
-        lambda i: ("slot_duration_minutes", f"is {minutes[i]}, not 1..{MAX_SLOT_MINUTES} minutes"),
+        lambda i: ("slot_duration_minutes", f"is {minutes[i]}, not {shortest}..{longest} minutes"),
     )
     generated, culprits = _cast_rows(wire.field("generated_at"), UTC_INSTANT, index, len(payloads))
     for i in culprits:
@@ -318,7 +333,7 @@ def _check_days(
     verdicts: _Verdicts,
 ) -> pa.Array:
     """Check each day's date and status; return the dates."""
-    for name in ("date", "status"):
+    for name in _required(AVAILABILITY_DAY):
         verdicts.missing(days.field(name), day_payload, name, paths.day)
     texts = days.field("date")
     dates, culprits = _cast_rows(texts, pa.date32(), day_payload, len(verdicts.payloads))
@@ -352,7 +367,8 @@ def _check_slots(
 ) -> tuple[pa.Array, pa.Array]:
     """Check each slot's times and counts; return its start and end instants (UTC)."""
     count = len(verdicts.payloads)
-    verdicts.missing(slots.field("start"), slot_payload, "start", paths.slot)
+    for name in _required(AVAILABILITY_SLOT):
+        verdicts.missing(slots.field(name), slot_payload, name, paths.slot)
     instants = []
     for name in ("start", "end"):
         texts = slots.field(name)
@@ -363,18 +379,20 @@ def _check_slots(
         instants.append(moments)
     starts, ends = instants
     capacity, available = slots.field("capacity"), slots.field("available")
+    low, high = _bounds(_SLOT["capacity"])
     verdicts.flag(
-        _outside(capacity, 0, MAX_SLOT_CAPACITY),
+        _outside(capacity, low, high),
         slot_payload,
-        lambda r: (f"{paths.slot(r)}.capacity", f"is {capacity[r]}, not 0..{MAX_SLOT_CAPACITY}"),
+        lambda r: (f"{paths.slot(r)}.capacity", f"is {capacity[r]}, not {low}..{high}"),
     )
+    least, most = _bounds(_SLOT["available"])
     verdicts.flag(
-        pc.or_kleene(_outside(available, 0, MAX_SLOT_CAPACITY), pc.greater(available, capacity)),
+        pc.or_kleene(_outside(available, least, most), pc.greater(available, capacity)),
         slot_payload,
         lambda r: (
             f"{paths.slot(r)}.available",
-            f"is {available[r]}, not 0..{'capacity ' if capacity[r].is_valid else ''}"
-            f"{capacity[r] if capacity[r].is_valid else MAX_SLOT_CAPACITY}",
+            f"is {available[r]}, not {least}..{'capacity ' if capacity[r].is_valid else ''}"
+            f"{capacity[r] if capacity[r].is_valid else most}",
         ),
     )
     length = pc.subtract(ends.cast(pa.int64()), starts.cast(pa.int64()))  # null without end

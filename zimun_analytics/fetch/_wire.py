@@ -27,35 +27,38 @@ import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
 from .._errors import ResponseFormatError
-from .._models import Service
+from .._models import AVAILABILITY_BODY, HOLIDAY_ENTRY, Service, WireField
 
 ENDPOINT = "GET /availability"
-_WIRE_SLOT = pa.struct(
-    [
-        ("start", pa.string()),
-        ("end", pa.string()),
-        ("capacity", pa.int16()),
-        ("available", pa.int16()),
-    ]
+# How each kind of the declared body is read: texts stay strings, cast later with a message
+# naming the value; whole numbers as int16, which holds every bound the contract has
+_ARROW_OF_KIND = {
+    "string": pa.string(),
+    "zone": pa.string(),
+    "date": pa.string(),
+    "instant": pa.string(),
+    "whole": pa.int16(),
+}
+_JSON_OF_KIND = (
+    {"list": list, "map": dict} | {kind: str for kind in _ARROW_OF_KIND} | {"whole": int}
 )
-_WIRE_DAY = pa.struct(
-    [("date", pa.string()), ("status", pa.string()), ("slots", pa.list_(_WIRE_SLOT))]
-)
-_HOLIDAY = pa.struct([("name", pa.string()), ("kind", pa.string())])
-WIRE_PAYLOAD = pa.struct(
-    [
-        ("organization_id", pa.string()),
-        ("service_id", pa.string()),
-        ("location_id", pa.string()),
-        ("timezone", pa.string()),
-        ("start_date", pa.string()),
-        ("days_ahead", pa.int16()),
-        ("generated_at", pa.string()),
-        ("slot_duration_minutes", pa.int16()),
-        ("days", pa.list_(_WIRE_DAY)),
-        ("holidays", pa.map_(pa.string(), _HOLIDAY)),
-    ]
-)
+_INT16 = range(-(2**15), 2**15)  # what pa.int16() holds
+
+
+def _struct_of(specs: Sequence[WireField]) -> pa.StructType:
+    return pa.struct([(spec.name, _arrow_type(spec)) for spec in specs])
+
+
+def _arrow_type(spec: WireField) -> pa.DataType:
+    if spec.kind == "list":
+        return pa.list_(_struct_of(spec.items))
+    if spec.kind == "map":  # keyed by date
+        return pa.map_(pa.string(), _struct_of(spec.items))
+    return _ARROW_OF_KIND[spec.kind]
+
+
+WIRE_PAYLOAD = _struct_of(AVAILABILITY_BODY)
+_HOLIDAY = _struct_of(HOLIDAY_ENTRY)
 # Arrow's JSON reader cannot read a map (holidays are keyed by date): the fast path reads the
 # rest, with a row tag, then the holidays in a second pass as a struct of the dates it found
 _ROW_FIELD = "\x1fzimun_row"  # the row tag's key: a control character, which no real key has
@@ -328,46 +331,27 @@ def _slow_holidays(maps: pa.MapArray) -> HolidayNames:
     }
 
 
-_TOP_FIELDS = {
-    "organization_id": str,
-    "service_id": str,
-    "location_id": str,
-    "timezone": str,
-    "start_date": str,
-    "days_ahead": int,
-    "generated_at": str,
-    "slot_duration_minutes": int,
-    "days": list,
-    "holidays": dict,
-}
-_DAY_FIELDS = {"date": str, "status": str, "slots": list}
-_SLOT_FIELDS = {"start": str, "end": str, "capacity": int, "available": int}
-_INT16 = range(-(2**15), 2**15)
-
-
 def _fields(data: dict[str, Any]) -> Iterator[tuple[str, object, type]]:
-    """(path, value, expected type) of every field the wire schema reads, outside in."""
-    for name, kind in _TOP_FIELDS.items():
-        yield name, data.get(name), kind
-    days = data.get("days")
-    for i, day in enumerate(days if isinstance(days, list) else []):
-        if not isinstance(day, dict):
-            yield f"days[{i}]", day, dict
+    """(path, value, expected JSON type) of every field the wire schema reads, outside in."""
+    yield from _walk(data, AVAILABILITY_BODY, "")
+
+
+def _walk(
+    data: dict[str, Any], specs: Sequence[WireField], prefix: str
+) -> Iterator[tuple[str, object, type]]:
+    for spec in specs:
+        value, path = data.get(spec.name), f"{prefix}{spec.name}"
+        yield path, value, _JSON_OF_KIND[spec.kind]
+        if spec.kind == "list" and isinstance(value, list):
+            items = [(f"{path}[{i}]", item) for i, item in enumerate(value)]
+        elif spec.kind == "map" and isinstance(value, dict):
+            items = [(f"{path}[{key!r}]", entry) for key, entry in value.items()]
+        else:
             continue
-        for name, kind in _DAY_FIELDS.items():
-            yield f"days[{i}].{name}", day.get(name), kind
-        slots = day.get("slots")
-        for j, slot in enumerate(slots if isinstance(slots, list) else []):
-            if not isinstance(slot, dict):
-                yield f"days[{i}].slots[{j}]", slot, dict
-                continue
-            for name, kind in _SLOT_FIELDS.items():
-                yield f"days[{i}].slots[{j}].{name}", slot.get(name), kind
-    holidays = data.get("holidays")
-    for day, entry in holidays.items() if isinstance(holidays, dict) else []:
-        yield f"holidays[{day!r}]", entry, dict
-        for name in ("name", "kind"):
-            yield f"holidays[{day!r}].{name}", (entry or {}).get(name), str
+        for where, item in items:
+            yield where, item, dict
+            if isinstance(item, dict):
+                yield from _walk(item, spec.items, f"{where}.")
 
 
 def _is_wrong(value: object, kind: type) -> bool:
@@ -391,7 +375,7 @@ def _first_wrong(data: dict[str, Any]) -> tuple[str, str] | None:
 
 _KIND_NAMES = {
     str: "a string",
-    int: "a whole number in -32768..32767",
+    int: f"a whole number in {_INT16.start}..{_INT16.stop - 1}",
     list: "a list",
     dict: "an object",
 }
