@@ -86,6 +86,12 @@ def test_version_lives_in_a_leaf_module():
     [
         ("import sys; sys.modules['matplotlib'] = None; import zimun_analytics.plots", "plots"),
         ("import sys; sys.modules['starlette'] = None; import zimun_analytics.sandbox", "sandbox"),
+        (
+            "import sys; sys.modules['ipywidgets'] = None\n"
+            "from zimun_analytics.widgets import SlotPicker\n"
+            "SlotPicker(None)",  # refused before it touches the client
+            "widgets",
+        ),
     ],
 )
 def test_a_missing_extra_names_itself(code, extra):
@@ -110,3 +116,17 @@ def test_import_does_not_load_heavy_modules():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert loaded.stdout.strip() == "[]"
+
+
+def test_the_cli_says_which_extra_a_sandbox_run_needs(tmp_path):
+    code = (
+        "import sys; sys.modules['starlette'] = None\n"
+        "from zimun_analytics.cli import main\n"
+        f"sys.exit(main(['snapshot', '--sandbox', '--out', {str(tmp_path / 'out')!r}]))"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.count("\n") == 1 and "Traceback" not in run.stderr
+    assert "error: starlette is not installed" in run.stderr
+    assert "pip install 'zimun-analytics[sandbox]'" in run.stderr
+    assert not (tmp_path / "out").exists()  # nothing made before the refusal

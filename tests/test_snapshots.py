@@ -33,6 +33,7 @@ from zimun_analytics._schema import (
     ERRORS,
     SCHEMA_VERSION,
     SLOTS,
+    TABLES,
     AvailabilitySnapshot,
     frame_from_arrow,
 )
@@ -166,6 +167,38 @@ def test_save_counts_what_it_stores_and_keeps_what_only_the_fetch_knew(store):
     stored = store.load(original.snapshot_id).meta
     assert stored["counts"] == {"slots": 864, "days": 24, "errors": 0, "calls": 7}
     assert stored["schema_version"] == SCHEMA_VERSION
+
+
+def _as_arrow(snapshot: AvailabilitySnapshot) -> AvailabilitySnapshot:
+    """The snapshot as a fetch hands it over: Arrow tables, no frame made yet."""
+    tables = {
+        name: pa.Table.from_pandas(getattr(snapshot, name), preserve_index=False).cast(
+            spec.arrow_schema
+        )
+        for name, spec in TABLES.items()
+    }
+    return AvailabilitySnapshot(**tables, meta=dict(snapshot.meta))
+
+
+def test_a_snapshot_of_arrow_tables_is_saved_without_becoming_frames(store):
+    original = make_snapshot()
+    arrow = _as_arrow(original)
+    store.save(arrow)
+    assert all(isinstance(arrow.held(name), pa.Table) for name in TABLES)  # never converted
+    loaded = store.load(original.snapshot_id)
+    pd.testing.assert_frame_equal(loaded.slots, _sorted(original.slots, KEYS))
+    assert "slots=864, days=24, errors=0" in repr(arrow) and arrow.complete
+
+
+def test_a_frame_read_and_edited_is_what_is_saved(store):
+    arrow = _as_arrow(make_snapshot())
+    arrow.slots.loc[0, "available"] = 0  # read (it becomes a frame), then edited in place
+    assert isinstance(arrow.held("slots"), pd.DataFrame)
+    store.save(arrow)
+    loaded = store.load(arrow.snapshot_id).slots
+    first = arrow.slots.loc[0, KEYS].tolist()
+    row = loaded[(loaded[KEYS] == first).all(axis=1)]
+    assert row["available"].tolist() == [0]
 
 
 def test_list_has_one_row_per_snapshot_sorted_by_fetched_at(store):

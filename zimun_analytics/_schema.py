@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 import pandas as pd
@@ -160,9 +160,13 @@ def empty_frame(spec: Table) -> pd.DataFrame:
     return frame_from_arrow(spec.arrow_schema.empty_table(), spec)
 
 
-@dataclass
 class AvailabilitySnapshot:
     """One fetch of availability: its three tables and what produced them.
+
+    Built from pandas frames or from Arrow tables of the schema (a fetch hands over Arrow):
+    each table becomes a frame the first time it is read and stays that frame, so what the
+    caller sees and edits is what a store saves. A table never read goes to the store as the
+    Arrow it came in, with no pandas round trip.
 
     Attributes
     ----------
@@ -177,10 +181,53 @@ class AvailabilitySnapshot:
         ``package_version``, ``schema_version`` and row ``counts``.
     """
 
-    slots: pd.DataFrame
-    days: pd.DataFrame
-    errors: pd.DataFrame
-    meta: dict[str, Any] = field(default_factory=dict)
+    def __init__(
+        self,
+        slots: pd.DataFrame | pa.Table,
+        days: pd.DataFrame | pa.Table,
+        errors: pd.DataFrame | pa.Table,
+        meta: dict[str, Any] | None = None,
+    ) -> None:
+        self._tables: dict[str, pd.DataFrame | pa.Table] = {
+            "slots": slots,
+            "days": days,
+            "errors": errors,
+        }
+        self.meta: dict[str, Any] = {} if meta is None else meta
+
+    def _frame(self, name: str) -> pd.DataFrame:
+        table = self._tables[name]
+        if isinstance(table, pa.Table):
+            table = self._tables[name] = frame_from_arrow(table, TABLES[name])
+        return table
+
+    def held(self, name: str) -> pd.DataFrame | pa.Table:
+        """The table ``name`` as it is held: its frame once read, else the Arrow it came as."""
+        return self._tables[name]
+
+    @property
+    def slots(self) -> pd.DataFrame:
+        return self._frame("slots")
+
+    @slots.setter
+    def slots(self, frame: pd.DataFrame) -> None:
+        self._tables["slots"] = frame
+
+    @property
+    def days(self) -> pd.DataFrame:
+        return self._frame("days")
+
+    @days.setter
+    def days(self, frame: pd.DataFrame) -> None:
+        self._tables["days"] = frame
+
+    @property
+    def errors(self) -> pd.DataFrame:
+        return self._frame("errors")
+
+    @errors.setter
+    def errors(self, frame: pd.DataFrame) -> None:
+        self._tables["errors"] = frame
 
     @property
     def snapshot_id(self) -> str:
@@ -190,7 +237,7 @@ class AvailabilitySnapshot:
     @property
     def complete(self) -> bool:
         """True when every service and location was fetched."""
-        return bool(self.errors.empty)
+        return len(self._tables["errors"]) == 0
 
     def select(
         self,
@@ -215,8 +262,8 @@ class AvailabilitySnapshot:
 
     def __repr__(self) -> str:
         return (
-            f"AvailabilitySnapshot({self.snapshot_id!r}, slots={len(self.slots)}, "
-            f"days={len(self.days)}, errors={len(self.errors)})"
+            f"AvailabilitySnapshot({self.snapshot_id!r}, slots={len(self._tables['slots'])}, "
+            f"days={len(self._tables['days'])}, errors={len(self._tables['errors'])})"
         )
 
     def _repr_html_(self) -> str:

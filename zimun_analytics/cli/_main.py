@@ -491,7 +491,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(args, str(exc), type(exc).__name__, EXIT_USAGE)
     except ModuleNotFoundError as exc:  # an extra not installed; its face adds which one
         hint = "; ".join(getattr(exc, "__notes__", [])) or "pip install it into this environment"
-        message = f"{exc.name} is not installed: {hint}"
+        package = (exc.name or "a module").split(".")[0]  # starlette, not starlette.routing
+        message = f"{package} is not installed: {hint}"
         return _fail(args, message, "ModuleNotFoundError", EXIT_USAGE)
     except ZimunError as exc:  # the library explains itself; no traceback at the edge
         return _fail(args, str(exc), type(exc).__name__, EXIT_FAILURE)

@@ -27,14 +27,14 @@ import pyarrow as pa
 from .._config import DEFAULT_WINDOW_DAYS, MAX_DAYS_AHEAD, MAX_FETCH_DAYS
 from .._errors import APIError, APITimeoutError, InputError, ResponseFormatError
 from .._models import Location, Service, check_days, check_start_date
-from .._schema import ERRORS, SCHEMA_VERSION, AvailabilitySnapshot, frame_from_arrow
+from .._schema import ERRORS, SCHEMA_VERSION, AvailabilitySnapshot
 from .._version import __version__
 from ..client import AsyncZimunClient, ZimunClient
-from ._mapping import Wire, parse_payloads, tables_from_wire
+from ._mapping import Wire, arrow_tables_from_wire, parse_payloads
 from ._wire import Call, Payload, problem
 
 if TYPE_CHECKING:
-    import pandas as pd
+    pass
 
 
 DEFAULT_CONCURRENCY = 32  # calls in flight; the client paces them to the rate limit
@@ -298,7 +298,9 @@ async def fetch_availability_async(
         "days_ahead": days_ahead,
         "start_date": start_date.isoformat() if start_date else None,
     }
-    slots, days = tables_from_wire(wire, snapshot_id, fetched_at, organization.organization_id)
+    slots, days = arrow_tables_from_wire(
+        wire, snapshot_id, fetched_at, organization.organization_id
+    )
     errors = _errors_table(run.errors, snapshot_id)
     meta = {
         "snapshot_id": snapshot_id,
@@ -399,8 +401,7 @@ def _record_refused(wire: Wire, run: _Run, strict: bool) -> None:
     run.errors.sort(key=lambda row: (row["service_id"], row["location_id"] or ""))
 
 
-def _errors_table(rows: list[dict[str, Any]], snapshot_id: str) -> pd.DataFrame:
-    table = pa.Table.from_pylist(
+def _errors_table(rows: list[dict[str, Any]], snapshot_id: str) -> pa.Table:
+    return pa.Table.from_pylist(
         [{"snapshot_id": snapshot_id, **row} for row in rows], schema=ERRORS.arrow_schema
     )
-    return frame_from_arrow(table, ERRORS)

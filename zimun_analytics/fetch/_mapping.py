@@ -717,10 +717,30 @@ def tables_from_wire(
 
     Refused payloads are not in them: their errors are the caller's to report.
     """
+    slots, days = arrow_tables_from_wire(wire, snapshot_id, fetched_at, organization_id)
+    return frame_from_arrow(slots, SLOTS), frame_from_arrow(days, DAYS)
+
+
+def arrow_tables_from_wire(
+    wire: Wire, snapshot_id: str, fetched_at: datetime, organization_id: str = ""
+) -> tuple[pa.Table, pa.Table]:
+    """The ``slots`` and ``days`` tables as Arrow, of the schema's types (no pandas yet)."""
     per_payload = _per_payload(wire, wire.sources, organization_id)
-    slots = frame_from_arrow(_slots_table(wire, per_payload, snapshot_id, fetched_at), SLOTS)
-    days = frame_from_arrow(_days_table(wire, per_payload, snapshot_id, fetched_at), DAYS)
+    slots = _slots_table(wire, per_payload, snapshot_id, fetched_at)
+    days = _days_table(wire, per_payload, snapshot_id, fetched_at)
     if _windows_overlap(per_payload):
-        slots = slots.drop_duplicates(SLOT_KEY, ignore_index=True)
-        days = days.drop_duplicates(DAY_KEY, ignore_index=True)
+        slots, days = _first_of_each(slots, SLOT_KEY), _first_of_each(days, DAY_KEY)
     return slots, days
+
+
+def _first_of_each(table: pa.Table, key: list[str]) -> pa.Table:
+    """The table's first row of each ``key``, in the order of the rows (stitched windows)."""
+    rows = pa.array(np.arange(len(table)))
+    firsts = (
+        table.select(key)
+        .append_column("_row", rows)
+        .group_by(key, use_threads=False)
+        .aggregate([("_row", "min")])
+        .column("_row_min")
+    )
+    return table.take(pc.take(firsts, pc.sort_indices(firsts)))

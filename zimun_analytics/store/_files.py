@@ -87,10 +87,14 @@ def check_id(snapshot_id: object) -> str:
     return snapshot_id
 
 
-def to_arrow_table(frame: pd.DataFrame, spec: Table, snapshot_id: str) -> pa.Table:
-    """The frame as a sorted Arrow table of ``spec``'s schema; other columns or ids refused."""
-    extra = sorted(set(frame.columns) - set(spec.names))
-    missing = [name for name in spec.names if name not in frame.columns]
+def to_arrow_table(frame: pd.DataFrame | pa.Table, spec: Table, snapshot_id: str) -> pa.Table:
+    """The table as a sorted Arrow table of ``spec``'s schema; other columns or ids refused.
+
+    A frame is converted; an Arrow table (a fetch's, never read as a frame) is only checked.
+    """
+    names = frame.column_names if isinstance(frame, pa.Table) else list(frame.columns)
+    extra = sorted(set(names) - set(spec.names))
+    missing = [name for name in spec.names if name not in names]
     if extra or missing:
         raise InputError(
             f"the {spec.name} frame has extra columns {extra} and lacks {missing}; "
@@ -98,14 +102,19 @@ def to_arrow_table(frame: pd.DataFrame, spec: Table, snapshot_id: str) -> pa.Tab
             argument=spec.name,
             allowed=f"exactly the columns {spec.names}",
         )
-    ids = set(frame["snapshot_id"].dropna()) - {snapshot_id}
-    if ids or frame["snapshot_id"].isna().any():
+    if isinstance(frame, pa.Table):
+        table = frame.select(spec.names).cast(spec.arrow_schema)
+    else:
+        table = pa.Table.from_pandas(frame[spec.names], preserve_index=False)
+        table = table.cast(spec.arrow_schema)
+    ids = pc.unique(table["snapshot_id"])
+    if table["snapshot_id"].null_count or not set(ids.to_pylist()) <= {snapshot_id}:
+        others = sorted(str(i) for i in ids.drop_null().to_pylist() if i != snapshot_id)
         raise InputError(
-            f"the {spec.name} frame has rows of snapshots {sorted(map(str, ids))} (or none), "
+            f"the {spec.name} frame has rows of snapshots {others} (or none), "
             f"not of meta['snapshot_id'] {snapshot_id!r}"
         )
-    table = pa.Table.from_pandas(frame[spec.names], preserve_index=False)
-    return table.cast(spec.arrow_schema).sort_by([(k, "ascending") for k in _SORT_KEYS[spec.name]])
+    return table.sort_by([(k, "ascending") for k in _SORT_KEYS[spec.name]])
 
 
 def parquet_bytes(table: pa.Table, name: str, meta: dict[str, Any]) -> bytes:

@@ -210,7 +210,7 @@ class SnapshotStore:
         snapshot_id = check_id(meta.get("snapshot_id"))
         fetched_at = utc_timestamp(meta.get("fetched_at"), "meta['fetched_at']")
         tables = {
-            name: to_arrow_table(getattr(snapshot, name), spec, snapshot_id)
+            name: to_arrow_table(snapshot.held(name), spec, snapshot_id)
             for name, spec in TABLES.items()
         }
         with self.lock():

@@ -45,6 +45,16 @@ from ._slotgrid import Cell, free_count, hour_grid, legend_html
 Contact = tuple[str, str, str | None, str | None]  # name, email, phone, notes, as sent
 
 
+def _require_widget_libraries() -> None:
+    """Import ipywidgets and anywidget, or fail naming the extra that brings them."""
+    try:
+        import anywidget  # noqa: F401
+        import ipywidgets  # noqa: F401
+    except ModuleNotFoundError as exc:
+        exc.add_note("the slot picker needs its extra: pip install 'zimun-analytics[widgets]'")
+        raise
+
+
 class SlotPicker:
     """Pick a slot on a heatmap of free capacity, hold it, and book it.
 
@@ -91,6 +101,7 @@ class SlotPicker:
         now: Callable[[], datetime] | None = None,
         live_countdown: bool = True,
     ) -> None:
+        _require_widget_libraries()  # before any request: a missing extra says so at once
         self.client = client
         self.days_ahead = days_ahead
         self.live_countdown = live_countdown
