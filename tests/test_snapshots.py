@@ -13,7 +13,7 @@ import textwrap
 import threading
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import fsspec
@@ -38,6 +38,7 @@ from zimun_analytics._schema import (
     frame_from_arrow,
 )
 from zimun_analytics.analysis import diff_snapshots
+from zimun_analytics.cli import main as cli_main
 from zimun_analytics.store import _files as snapshotfiles
 from zimun_analytics.store import _lock as storelock
 from zimun_analytics.store import _store as snapshots
@@ -294,11 +295,13 @@ def test_a_damaged_manifest_is_reported(local_store):
 # -- the files ------------------------------------------------------------------------------
 
 
-def test_files_are_zstd_hive_partitioned_and_carry_zimun_metadata(local_store):
+def test_files_are_zstd_one_per_snapshot_and_carry_zimun_metadata(local_store):
     local_store.save(make_snapshot())
     root = Path(local_store.root)
+    assert sorted(p.name for p in root.iterdir()) == ["days", "errors", "manifests", "slots"]
     for table in ("slots", "days", "errors"):
-        path = root / table / "snapshot_id=20260327T080000Z-a" / "part-0.parquet"
+        path = root / table / "20260327T080000Z-a.parquet"
+        assert [p.name for p in path.parent.iterdir()] == [path.name]  # no key=value folders
         parquet = pq.ParquetFile(path)
         assert parquet.metadata.row_group(0).column(0).compression == "ZSTD"
         kv = parquet.schema_arrow.metadata
@@ -371,10 +374,13 @@ def test_files_no_manifest_names_are_invisible(three_fetches):
     store, everything = three_fetches
     fs = store.fs
     good = fs.cat_file(store.files()[0])
-    ghost = f"{store.root}/slots/snapshot_id=ghost/part-0.parquet"
-    fs.makedirs(ghost.rsplit("/", 1)[0], exist_ok=True)
-    fs.pipe_file(ghost, good)  # a whole file of a run killed before its manifest
-    fs.pipe_file(f"{store.root}/slots/snapshot_id=f8/part-1.parquet", good[:100])  # a torn one
+    fs.pipe_file(f"{store.root}/slots/ghost.parquet", good)  # a run killed before its manifest
+    fs.pipe_file(f"{store.root}/slots/f8-torn.parquet", good[:100])  # a torn one
+    legacy = f"{store.root}/slots/snapshot_id=old/part-0.parquet"  # of the earlier layout
+    fs.makedirs(legacy.rsplit("/", 1)[0], exist_ok=True)
+    fs.pipe_file(legacy, good)
+    fs.makedirs(f"{store.root}/_staging/f11-run", exist_ok=True)
+    fs.pipe_file(f"{store.root}/_staging/f11-run/slots.parquet", good)  # killed before commit
     assert store.list()["snapshot_id"].tolist() == ["f8", "f9", "f10"]
     assert len(store.files()) == 3
     pd.testing.assert_frame_equal(store.history(), everything)
@@ -385,14 +391,18 @@ def test_clean_deletes_only_files_no_manifest_names(three_fetches):
     fs = store.fs
     good = fs.cat_file(store.files()[0])
     fs.makedirs(f"{store.root}/slots/snapshot_id=ghost", exist_ok=True)
-    fs.pipe_file(f"{store.root}/slots/snapshot_id=ghost/part-0.parquet", good)
-    fs.pipe_file(f"{store.root}/slots/snapshot_id=f8/part-1.parquet", good[:100])
+    fs.pipe_file(f"{store.root}/slots/snapshot_id=ghost/part-0.parquet", good)  # earlier layout
+    fs.pipe_file(f"{store.root}/slots/f8-torn.parquet", good[:100])
+    fs.makedirs(f"{store.root}/_staging/f11-run", exist_ok=True)
+    fs.pipe_file(f"{store.root}/_staging/f11-run/days.parquet", good)
     before = {t: store.files(t) for t in ("slots", "days", "errors")}
     assert store.clean() == [
-        "slots/snapshot_id=f8/part-1.parquet",
+        "_staging/f11-run/days.parquet",
+        "slots/f8-torn.parquet",
         "slots/snapshot_id=ghost/part-0.parquet",
     ]
     assert not fs.exists(f"{store.root}/slots/snapshot_id=ghost")
+    assert not fs.exists(f"{store.root}/_staging")
     assert {t: store.files(t) for t in before} == before
     assert all(fs.exists(path) for paths in before.values() for path in paths)
     pd.testing.assert_frame_equal(store.history(), everything)
@@ -402,10 +412,11 @@ def test_clean_deletes_only_files_no_manifest_names(three_fetches):
 # -- a writer killed mid-save ---------------------------------------------------------------
 
 _KILLED_WRITER = """
-import sys, time
+import os, sys, time
 sys.path.insert(0, {tests!r})
 from test_snapshots import make_snapshot
 from zimun_analytics import SnapshotStore
+from zimun_analytics.store import _store as store_module
 
 
 def pause():
@@ -414,13 +425,19 @@ def pause():
     time.sleep(600)
 
 
-class PausingStore(SnapshotStore):
-    def _write_table(self, name, table, meta):
-        entry = super()._write_table(name, table, meta)
-        if {stage!r} == "after-slots" and name == "slots":
-            pause()
-        return entry
+real_replace = os.replace
 
+
+def replace(source, target):
+    if {stage!r} == "staged":  # every file written and synced, none committed
+        pause()
+    real_replace(source, target)
+
+
+store_module.os.replace = replace
+
+
+class PausingStore(SnapshotStore):
     def _put_manifest(self, manifest):
         if {stage!r} == "before-manifest":
             pause()
@@ -431,7 +448,7 @@ PausingStore({root!r}).save(make_snapshot(slots_per_location=50_000))
 """
 
 
-@pytest.mark.parametrize("stage", ["after-slots", "before-manifest"])
+@pytest.mark.parametrize("stage", ["staged", "before-manifest"])
 def test_writer_killed_mid_save_leaves_nothing_visible(tmp_path, stage):
     root, marker = tmp_path / "store", tmp_path / "paused"
     script = _KILLED_WRITER.format(
@@ -447,8 +464,14 @@ def test_writer_killed_mid_save_leaves_nothing_visible(tmp_path, stage):
         child.send_signal(signal.SIGKILL)  # a no-op if it already exited
         child.wait()
 
-    partial = root / "slots" / "snapshot_id=20260327T080000Z-a" / "part-0.parquet"
-    assert partial.stat().st_size > 0 and (root / ".lock").exists()
+    committed = sorted((root / "slots").glob("*.parquet"))  # what a glob of the folder sees
+    if stage == "staged":  # nothing in the table folders: no engine sees any of it
+        assert committed == [] and list((root / "_staging").glob("*/slots.parquet"))
+        left = "_staging/"
+    else:  # committed files, no manifest yet: the store ignores them until clean() drops them
+        assert [p.name for p in committed] == ["20260327T080000Z-a.parquet"]
+        left = "slots/20260327T080000Z-a.parquet"
+    assert (root / ".lock").exists()
     store = SnapshotStore(root)
     assert store.list().empty and store.history().empty
     with pytest.raises(SnapshotError, match="no snapshot"):
@@ -457,8 +480,9 @@ def test_writer_killed_mid_save_leaves_nothing_visible(tmp_path, stage):
     assert store.save(small) == small.snapshot_id  # takes the dead writer's lock over
     pd.testing.assert_frame_equal(store.load(small.snapshot_id).slots, _sorted(small.slots, KEYS))
     assert not (root / ".lock").exists()
-    assert "slots/snapshot_id=20260327T080000Z-a/part-0.parquet" in store.clean()
-    assert not partial.parent.exists()
+    assert any(path.startswith(left) for path in store.clean())
+    assert not (root / "_staging").exists()
+    assert sorted(p.name for p in (root / "slots").glob("*.parquet")) == ["after-kill.parquet"]
     again = make_snapshot()  # the killed run's id, saved whole this time
     assert store.save(again) == again.snapshot_id
     assert store.list()["snapshot_id"].tolist() == [again.snapshot_id, small.snapshot_id]
@@ -467,25 +491,151 @@ def test_writer_killed_mid_save_leaves_nothing_visible(tmp_path, stage):
 # -- other engines --------------------------------------------------------------------------
 
 
-def test_duckdb_and_polars_read_the_store_and_agree_with_history(local_store):
-    duckdb = pytest.importorskip("duckdb")
-    polars = pytest.importorskip("polars")
+@pytest.fixture
+def two_fetches_on_disk(local_store):
+    """A local store of two snapshots, and the counts its history gives per snapshot x service."""
     for hour in (8, 9):
         local_store.save(make_snapshot(f"f{hour}", f"2026-03-27T{hour:02d}:00:00Z"))
-    expected = local_store.history().groupby(["snapshot_id", "service_id"]).size().to_dict()
-    glob = f"{local_store.root}/slots/**/*.parquet"
-    query = (
-        f"select snapshot_id, service_id, count(*) from read_parquet('{glob}', "
-        "hive_partitioning=true) group by all"
-    )
-    from_duckdb = {(s, v): n for s, v, n in duckdb.sql(query).fetchall()}
-    counts = polars.scan_parquet(glob, hive_partitioning=True).group_by(
-        ["snapshot_id", "service_id"]
-    )
-    from_polars = {(s, v): n for s, v, n in counts.len().collect().iter_rows()}
-    assert from_duckdb == expected == from_polars
-    listed = duckdb.sql(f"select count(*) from read_parquet({local_store.files()})").fetchall()
-    assert listed == [(sum(expected.values()),)]
+    history = local_store.history()
+    return local_store, history.groupby(["snapshot_id", "service_id"]).size().to_dict()
+
+
+def _counts(frame: pd.DataFrame) -> dict[tuple[str, str], int]:
+    return frame.groupby(["snapshot_id", "service_id"]).size().to_dict()
+
+
+def _check_types(frame: pd.DataFrame) -> None:
+    """What every engine must give: instants in UTC, local dates as dates, ids as strings."""
+    for column in ("fetched_at", "slot_start", "slot_end"):
+        assert isinstance(frame[column].dtype, pd.DatetimeTZDtype), (column, frame[column].dtype)
+        assert str(frame[column].dt.tz) == "UTC"
+    first_date = frame["local_date"].iloc[0]
+    assert isinstance(first_date, date) or pd.api.types.is_datetime64_dtype(frame["local_date"])
+    for column in ("snapshot_id", "service_id", "location_id", "timezone"):
+        assert pd.api.types.is_string_dtype(frame[column]), (column, frame[column].dtype)
+        assert not isinstance(frame[column].dtype, pd.CategoricalDtype)
+
+
+def test_plain_pandas_reads_a_table_folder_and_the_listed_files(two_fetches_on_disk):
+    store, expected = two_fetches_on_disk
+    ours = store.history().dtypes.drop("local_date")
+    for source in (f"{store.root}/slots", store.files()):
+        frame = pd.read_parquet(source)
+        _check_types(frame)
+        assert _counts(frame) == expected
+        assert dict(frame.dtypes.drop("local_date")) == dict(ours)  # Int16, string, UTC
+
+
+def test_a_remote_stores_files_are_urls_an_engine_opens(store):
+    snapshot = make_snapshot()
+    store.save(snapshot)
+    (url,) = store.files()
+    assert url.startswith("/") if store._local else url.startswith("memory://")
+    frame = pd.read_parquet(url)
+    assert len(frame) == len(snapshot.slots)
+
+
+def test_pyarrow_datasets_read_the_folder_with_the_files_own_types(two_fetches_on_disk):
+    store, expected = two_fetches_on_disk
+    table = ds.dataset(f"{store.root}/slots", format="parquet").to_table()
+    assert table.schema.field("snapshot_id").type == pa.string()
+    assert table.schema.field("slot_start").type == pa.timestamp("us", tz="UTC")
+    assert table.schema.field("local_date").type == pa.date32()
+    assert _counts(table.to_pandas()) == expected
+
+
+def test_duckdb_reads_the_folder_glob_and_the_listed_files(two_fetches_on_disk):
+    duckdb = pytest.importorskip("duckdb")
+    store, expected = two_fetches_on_disk
+    for source in (f"'{store.root}/slots/*.parquet'", str(store.files())):
+        frame = duckdb.sql(f"select * from read_parquet({source})").df()
+        assert _counts(frame) == expected
+        described = duckdb.sql(f"describe select * from read_parquet({source})").fetchall()
+        types = {row[0]: row[1] for row in described}
+        assert types["snapshot_id"] == "VARCHAR" and types["local_date"] == "DATE"
+        assert types["slot_start"] == "TIMESTAMP WITH TIME ZONE"
+
+
+def test_polars_scans_the_folder_and_the_listed_files(two_fetches_on_disk):
+    polars = pytest.importorskip("polars")
+    store, expected = two_fetches_on_disk
+    for source in (f"{store.root}/slots", f"{store.root}/slots/*.parquet", store.files()):
+        frame = polars.scan_parquet(source).collect()
+        assert frame.schema["snapshot_id"] == polars.String
+        assert frame.schema["local_date"] == polars.Date
+        assert frame.schema["slot_start"] == polars.Datetime("us", "UTC")
+        counts = frame.group_by(["snapshot_id", "service_id"]).len().iter_rows()
+        assert {(snapshot, service): n for snapshot, service, n in counts} == expected
+
+
+# dask 2026.8 on pandas 3.1 calls reset_index(inplace=True), which pandas now warns about
+@pytest.mark.filterwarnings("ignore:The inplace keyword:DeprecationWarning")
+@pytest.mark.filterwarnings("ignore:The inplace keyword")
+def test_dask_reads_the_folder_with_metadata_that_matches_its_partitions(two_fetches_on_disk):
+    dd = pytest.importorskip("dask.dataframe")
+    store, expected = two_fetches_on_disk
+    lazy = dd.read_parquet(f"{store.root}/slots")
+    frame = lazy.compute()
+    _check_types(frame)
+    assert dict(lazy.dtypes) == dict(frame.dtypes)  # no category in the meta, string inside
+    assert _counts(frame) == expected
+
+
+@pytest.mark.slow
+def test_spark_reads_the_folder(two_fetches_on_disk):
+    """Runs where Java and pyspark are installed (pip install pyspark; a JDK 17)."""
+    pyspark = pytest.importorskip("pyspark.sql")
+    if shutil.which("java") is None:
+        pytest.skip("no Java")
+    store, expected = two_fetches_on_disk
+    spark = pyspark.SparkSession.builder.master("local[1]").getOrCreate()
+    try:
+        frame = spark.read.parquet(f"{store.root}/slots")
+        types = dict(frame.dtypes)
+        assert types["snapshot_id"] == "string" and types["local_date"] == "date"
+        rows = frame.groupBy("snapshot_id", "service_id").count().collect()
+        assert {(r["snapshot_id"], r["service_id"]): r["count"] for r in rows} == expected
+    finally:
+        spark.stop()
+
+
+def _to_earlier_layout(root: Path) -> None:
+    """Rewrite a store as the code before wrote it: slots/snapshot_id=<id>/part-0.parquet."""
+    for manifest_path in sorted((root / "manifests").glob("*.json")):
+        manifest = json.loads(manifest_path.read_text())
+        for name, entry in manifest["files"].items():
+            old = root / entry["path"]
+            legacy = root / name / f"snapshot_id={manifest['snapshot_id']}" / "part-0.parquet"
+            legacy.parent.mkdir(parents=True)
+            old.rename(legacy)
+            entry["path"] = str(legacy.relative_to(root))
+        manifest_path.write_text(json.dumps(manifest))
+
+
+def test_the_migrate_command_moves_the_store_and_says_what_it_did(two_fetches_on_disk, capsys):
+    store, expected = two_fetches_on_disk
+    _to_earlier_layout(Path(store.root))
+    assert cli_main(["migrate", "--out", store.root, "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result == {"ok": True, "migrated": ["f8", "f9"], "cleaned_files": []}
+    assert _counts(pd.read_parquet(f"{store.root}/slots")) == expected
+    assert cli_main(["migrate", "--out", store.root]) == 0
+    assert capsys.readouterr().out == f"migrated 0 snapshots in {store.root}\n"
+
+
+def test_migrate_moves_a_store_of_the_earlier_layout_and_keeps_every_row(two_fetches_on_disk):
+    store, expected = two_fetches_on_disk
+    root = Path(store.root)
+    before = store.history()
+    _to_earlier_layout(root)
+    pd.testing.assert_frame_equal(store.history(), before)  # readable as it is
+    with pytest.raises(Exception, match="incompatible types|dictionary"):
+        pd.read_parquet(root / "slots")  # what the issue measured: plain pandas fails on it
+    assert store.migrate() == ["f8", "f9"]
+    assert sorted(p.name for p in (root / "slots").iterdir()) == ["f8.parquet", "f9.parquet"]
+    pd.testing.assert_frame_equal(store.history(), before)
+    assert _counts(pd.read_parquet(root / "slots")) == expected
+    assert store.migrate() == []  # once is enough
 
 
 # -- diff -----------------------------------------------------------------------------------

@@ -350,6 +350,27 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     return EXIT_OK if snapshot.complete else EXIT_FAILURE
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Move a store of the earlier layout (slots/snapshot_id=<id>/...) into the current one.
+
+    Each snapshot's files move to <table>/<id>.parquet and its manifest is rewritten; the
+    files' bytes do not change. Safe to stop and rerun; a store already in the current layout
+    is left as it is. Exit codes: 0 done, 1 failed (storage), 2 not a store.
+
+    Example: zimun-analytics migrate --out data/
+    """
+    store = _open_store(args.out)
+    if not store.fs.exists(f"{store.root}/manifests"):
+        raise InputError(f"--out {args.out} is not a snapshot store (it has no manifests/)")
+    moved = store.migrate()
+    cleaned = store.clean()
+    if args.json:
+        print(json.dumps({"ok": True, "migrated": moved, "cleaned_files": cleaned}, indent=2))
+    elif not args.quiet:
+        print(f"migrated {len(moved)} snapshot{'s' if len(moved) != 1 else ''} in {args.out}")
+    return EXIT_OK
+
+
 def _remove_created(store: Any) -> None:
     """Remove the store folder this failed run created, with what it wrote there."""
     try:
@@ -441,7 +462,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, handler in [("snapshot", cmd_snapshot), ("sandbox", cmd_sandbox), ("demo", cmd_demo)]:
+    for name, handler, add_options in [
+        ("snapshot", cmd_snapshot, (_add_sandbox_options, _add_snapshot_options)),
+        ("sandbox", cmd_sandbox, (_add_sandbox_options, _add_server_options)),
+        ("demo", cmd_demo, (_add_sandbox_options,)),
+        ("migrate", cmd_migrate, (_add_store_options,)),
+    ]:
         doc = handler.__doc__ or ""
         sub = commands.add_parser(
             name,
@@ -450,13 +476,20 @@ def build_parser() -> argparse.ArgumentParser:
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         sub.set_defaults(handler=handler)
-        _add_sandbox_options(sub)
-        if name == "snapshot":
-            _add_snapshot_options(sub)
-        if name == "sandbox":
-            sub.add_argument("--host", default="127.0.0.1", help="bind address (default loopback)")
-            sub.add_argument("--port", type=_port, default=8765, help="port (default 8765)")
+        for add in add_options:
+            add(sub)
     return parser
+
+
+def _add_server_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="bind address (default loopback)")
+    parser.add_argument("--port", type=_port, default=8765, help="port (default 8765)")
+
+
+def _add_store_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", required=True, help="the store: a directory or fsspec URL")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
 
 def _os_error_text(exc: OSError) -> str:

@@ -1,4 +1,4 @@
-"""The store room: snapshots as Hive-partitioned Parquet on a disk or an object store.
+"""The store room: snapshots as plain Parquet folders on a disk or an object store.
 
 Imports only the foundations: a snapshot comes in as an ``AvailabilitySnapshot`` and goes
 out as one, whoever fetched it.

@@ -13,7 +13,7 @@ import json
 import operator
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 import pyarrow as pa
@@ -21,7 +21,17 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .._errors import InputError
-from .._schema import DAY_KEY, PAIR_KEY, SLOT_KEY, SLOTS, UTC_INSTANT, Column, Table
+from .._schema import (
+    DAY_KEY,
+    PAIR_KEY,
+    SLOT_KEY,
+    SLOTS,
+    TABLES,
+    UTC_INSTANT,
+    Column,
+    Table,
+    empty_frame,
+)
 
 COMPRESSION = "zstd"
 ROW_GROUP_ROWS = 4_096  # rows per Parquet row group: one service spans one or two, so
@@ -117,6 +127,17 @@ def to_arrow_table(frame: pd.DataFrame | pa.Table, spec: Table, snapshot_id: str
     return table.sort_by([(k, "ascending") for k in _SORT_KEYS[spec.name]])
 
 
+@functools.cache
+def _pandas_metadata(spec: Table) -> bytes:
+    """Pandas' own key of the table's dtypes, so plain pandas and Dask read the frames we do.
+
+    Without it, an integer column with nulls reads as float64 in pandas (and in Dask's
+    partitions, while Dask's metadata says int16); with it, as the nullable ``Int16``.
+    """
+    schema = pa.Schema.from_pandas(empty_frame(spec), preserve_index=False)
+    return cast(bytes, schema.metadata[b"pandas"])
+
+
 def parquet_bytes(table: pa.Table, name: str, meta: dict[str, Any]) -> bytes:
     """Parquet with zstd and row groups small enough to prune, with zimun.* key-value pairs.
 
@@ -129,7 +150,9 @@ def parquet_bytes(table: pa.Table, name: str, meta: dict[str, Any]) -> bytes:
         "table": name,
         "parameters": json.dumps(meta.get("parameters", {}), default=str),
     }
-    table = table.replace_schema_metadata({f"zimun.{k}": v for k, v in metadata.items()})
+    pairs: dict[str | bytes, str | bytes] = {f"zimun.{k}": v for k, v in metadata.items()}
+    pairs[b"pandas"] = _pandas_metadata(TABLES[name])
+    table = table.replace_schema_metadata(pairs)
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink, compression=COMPRESSION, row_group_size=ROW_GROUP_ROWS)
     data: bytes = sink.getvalue().to_pybytes()

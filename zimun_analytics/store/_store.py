@@ -1,19 +1,24 @@
-"""A store of availability snapshots as Hive-partitioned Parquet, readable by any engine.
+"""A store of availability snapshots as Parquet folders that any engine reads as they are.
 
 Layout under ``root`` (a local folder or an fsspec URL such as ``s3://bucket/zimun``)::
 
-    slots/snapshot_id=<id>/part-0.parquet     one file per table per snapshot, zstd
-    days/snapshot_id=<id>/part-0.parquet
-    errors/snapshot_id=<id>/part-0.parquet
-    manifests/<id>.json                       written last: the snapshot exists once this does
-    .lock                                     while an export holds the store
+    slots/<id>.parquet        one file per table per snapshot, zstd; the id is a column inside
+    days/<id>.parquet
+    errors/<id>.parquet
+    manifests/<id>.json       written last: the snapshot exists once this does
+    _staging/<id>-<run>/      a local save's files until they are committed (engines skip _*)
+    .lock                     while an export holds the store
 
-A snapshot is visible only through its manifest, which names its files with their row counts,
-sizes and sha256. Files of a run killed mid-save are never read, a later save of the same id
-overwrites them, and :meth:`SnapshotStore.clean` deletes them. The ``snapshot_id`` column
-stays inside every file as well as in the partition key, so DuckDB and Polars read
-``slots/**/*.parquet`` with or without hive partitioning; such globs also see files of killed
-runs until they are cleaned, so give outside engines :meth:`SnapshotStore.files` instead.
+A table folder is a plain Parquet dataset: no ``key=value`` folder names, so pandas
+(``read_parquet("<root>/slots")``), Polars, DuckDB, pyarrow, Dask and Spark read the same
+columns and types with no options, and no partition key clashes with the file's own
+``snapshot_id`` column. A save encodes every file first; on a local disk it writes them
+under ``_staging/`` (which no engine looks into) and commits each with one rename, on an
+object store with one PUT each, ``slots`` last, then the manifest. A run killed before its
+commit leaves nothing in the table folders; one killed between the renames or PUTs leaves
+files no manifest names, which :meth:`SnapshotStore.clean` (run by every ``snapshot``
+command) deletes. Stores of the earlier ``slots/snapshot_id=<id>/part-0.parquet`` layout
+stay readable through their manifests; :meth:`SnapshotStore.migrate` moves them.
 
 Credentials written into the URL (``s3://KEY:SECRET@bucket/x``) never appear in the store's
 repr, its notebook view or its error messages: they show as ``***``.
@@ -22,6 +27,7 @@ repr, its notebook view or its error messages: they show as ``***``.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import hashlib
 import html
 import json
@@ -63,7 +69,10 @@ from ._files import (
 from ._lock import StoreLock
 
 MANIFEST_VERSION = 1
-_LAYOUT = {"slots", "days", "errors", "manifests", ".lock"}
+_LAYOUT = {"slots", "days", "errors", "manifests", "_staging", ".lock"}
+_STAGING = "_staging"  # a leading "_": pyarrow, Dask, Spark and Polars' folder scans skip it
+_COMMIT_ORDER = ("days", "errors", "slots")  # slots, the table engines read, appears last
+_LEGACY_FOLDER = "snapshot_id="  # the layout before: slots/snapshot_id=<id>/part-0.parquet
 # Greedy up to the last "@": a raw secret may hold "@" or "/" (AWS secret keys do).
 _USERINFO = re.compile(r"://(\S*)@")
 _PROBLEM_CHARS = 300  # a damaged store's notebook view says what is wrong in one short line
@@ -181,7 +190,10 @@ class SnapshotStore:
         return "/".join([self.root.rstrip("/"), *parts])
 
     def _table_path(self, table: str, snapshot_id: str) -> str:
-        return self._path(table, f"snapshot_id={snapshot_id}", "part-0.parquet")
+        return self._path(table, f"{snapshot_id}.parquet")
+
+    def _relative(self, path: str) -> str:
+        return path[len(self.root.rstrip("/")) + 1 :]
 
     def _manifest_path(self, snapshot_id: str) -> str:
         return self._path("manifests", f"{snapshot_id}.json")
@@ -226,7 +238,8 @@ class SnapshotStore:
                 name: t.num_rows for name, t in tables.items()
             }
             meta["schema_version"] = SCHEMA_VERSION  # the tables were cast to this schema
-            files = {name: self._write_table(name, t, meta) for name, t in tables.items()}
+            encoded = {name: parquet_bytes(t, name, meta) for name, t in tables.items()}
+            files = self._commit_files(snapshot_id, encoded)
             self._put_manifest(self._manifest(meta, fetched_at, tables, files))
         return snapshot_id
 
@@ -250,15 +263,42 @@ class SnapshotStore:
                 "pass a new or empty folder, or an existing store"
             )
 
-    def _write_table(self, name: str, table: pa.Table, meta: dict[str, Any]) -> dict[str, Any]:
-        """Write one table's file (overwriting a killed run's) and return its manifest entry."""
-        path = self._table_path(name, meta["snapshot_id"])
-        data = parquet_bytes(table, name, meta)
-        self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
-        self.fs.pipe_file(path, data)
-        relative = path[len(self.root.rstrip("/")) + 1 :]
-        sha256 = hashlib.sha256(data).hexdigest()
-        return {"path": relative, "rows": table.num_rows, "bytes": len(data), "sha256": sha256}
+    def _commit_files(self, snapshot_id: str, encoded: dict[str, bytes]) -> dict[str, Any]:
+        """Put each table's file in place, ``slots`` last; return their manifest entries.
+
+        Locally the files are written and synced under ``_staging/`` first and each is
+        committed by one rename, so no table folder ever holds a partial file; an object store
+        shows each object whole or not at all, so one PUT each does the same there.
+        """
+        finals = {name: self._table_path(name, snapshot_id) for name in _COMMIT_ORDER}
+        for final in finals.values():
+            self.fs.makedirs(final.rsplit("/", 1)[0], exist_ok=True)
+        if self._local:
+            staging = self._path(_STAGING, f"{snapshot_id}-{uuid.uuid4().hex[:12]}")
+            os.makedirs(staging, exist_ok=True)
+            staged = {name: f"{staging}/{name}.parquet" for name in _COMMIT_ORDER}
+            for name, path in staged.items():
+                with open(path, "wb") as file:
+                    file.write(encoded[name])
+                    file.flush()
+                    os.fsync(file.fileno())
+            for name in _COMMIT_ORDER:
+                os.replace(staged[name], finals[name])
+            os.rmdir(staging)
+            with contextlib.suppress(OSError):  # left by a killed run: clean() empties it
+                os.rmdir(self._path(_STAGING))
+        else:
+            for name in _COMMIT_ORDER:
+                self.fs.pipe_file(finals[name], encoded[name])
+        return {
+            name: {
+                "path": self._relative(finals[name]),
+                "rows": pq.read_metadata(pa.BufferReader(encoded[name])).num_rows,
+                "bytes": len(encoded[name]),
+                "sha256": hashlib.sha256(encoded[name]).hexdigest(),
+            }
+            for name in TABLES
+        }
 
     @staticmethod
     def _manifest(
@@ -297,9 +337,11 @@ class SnapshotStore:
     def clean(self) -> builtins.list[str]:
         """Delete what runs killed mid-save left behind: files no manifest names.
 
-        Such files are never read by this class, but they take space and outside engines
-        globbing ``slots/**/*.parquet`` would see them. Takes the store's lock, so a running
-        export's files are never touched. The ``snapshot`` command runs this after each save.
+        That is everything under ``_staging/``, and table files (of this layout or the
+        earlier one) that no manifest names: such files are never read by this class, but they
+        take space and outside engines reading a table folder would see them. Takes the
+        store's lock, so a running export's files are never touched. The ``snapshot`` command
+        runs this after each save.
 
         Returns
         -------
@@ -308,21 +350,68 @@ class SnapshotStore:
         """
         with self.lock():
             named = {path for m in self._manifests() for path in m["paths"].values()}
-            found = [
-                path
-                for table in TABLES
-                for path in self.fs.glob(self._path(table, "snapshot_id=*", "*"))
-            ]
+            found = self._table_files()
             found += self.fs.glob(self._path("manifests", "*.tmp"))  # a killed os.replace
             orphans = sorted(path for path in found if path not in named)
+            staged = self.fs.find(self._path(_STAGING)) if self._has(_STAGING) else []
             for path in orphans:
-                self.fs.rm(path, recursive=True)
-            for table in TABLES:  # folders left empty: a killed run's, now bare
-                for folder in self.fs.glob(self._path(table, "snapshot_id=*")):
-                    if not self.fs.ls(folder, detail=False):
-                        self.fs.rmdir(folder)
-        prefix = len(self.root.rstrip("/")) + 1
-        return [path[prefix:] for path in orphans]
+                self.fs.rm(path)
+            if staged:
+                self.fs.rm(self._path(_STAGING), recursive=True)
+            self._remove_bare_legacy_folders()
+        return [self._relative(path) for path in sorted(orphans + staged)]
+
+    def _has(self, *parts: str) -> bool:
+        return bool(self.fs.exists(self._path(*parts)))
+
+    def _table_files(self) -> builtins.list[str]:
+        """Every Parquet file in the table folders, of this layout and of the earlier one."""
+        found: builtins.list[str] = []
+        for table in TABLES:
+            found += self.fs.glob(self._path(table, "*.parquet"))
+            found += self.fs.glob(self._path(table, f"{_LEGACY_FOLDER}*", "*"))
+        return found
+
+    def _remove_bare_legacy_folders(self) -> None:
+        for table in TABLES:  # folders of the earlier layout left empty
+            for folder in self.fs.glob(self._path(table, f"{_LEGACY_FOLDER}*")):
+                if not self.fs.ls(folder, detail=False):
+                    self.fs.rmdir(folder)
+
+    def migrate(self) -> builtins.list[str]:
+        """Move snapshots of the earlier layout (``slots/snapshot_id=<id>/part-0.parquet``).
+
+        Each file moves to ``<table>/<id>.parquet`` and its manifest is rewritten to name it,
+        one snapshot at a time, under the store's lock; the files' bytes, and so their sha256,
+        do not change. Each manifest is rewritten right after its snapshot's files move: a run
+        stopped halfway leaves the snapshots before it moved and those after it as they were,
+        and a rerun carries on (the one it stopped in reads again once the rerun moved it).
+
+        Returns
+        -------
+        list of str
+            The ids of the snapshots moved (none if the store is in the current layout).
+        """
+        moved = []
+        with self.lock():
+            for manifest in self._manifests():
+                legacy = {
+                    name: path
+                    for name, path in manifest["paths"].items()
+                    if f"/{_LEGACY_FOLDER}" in path
+                }
+                if not legacy:
+                    continue
+                snapshot_id = manifest["snapshot_id"]
+                for name, path in legacy.items():
+                    final = self._table_path(name, snapshot_id)
+                    if self.fs.exists(path):  # else a stopped migration moved it already
+                        self.fs.mv(path, final)
+                    manifest["files"][name]["path"] = self._relative(final)
+                self._put_manifest({k: v for k, v in manifest.items() if k != "paths"})
+                moved.append(snapshot_id)
+            self._remove_bare_legacy_folders()
+        return moved
 
     # -- the lock --------------------------------------------------------------------------
 
@@ -435,11 +524,14 @@ class SnapshotStore:
         Returns
         -------
         list of str
-            Paths on the store's filesystem (prefix the URL's protocol for remote stores).
+            Local paths for a local store; URLs (``s3://bucket/zimun/slots/<id>.parquet``)
+            for a remote one, which engines open with the same storage options. Credentials
+            written into the store's URL are never part of them.
         """
         if table not in TABLES:
             raise InputError(f"{table!r}", argument="table", allowed=", ".join(TABLES))
-        return [m["paths"][table] for m in self._manifests()]
+        paths = [m["paths"][table] for m in self._manifests()]
+        return paths if self._local else [self.fs.unstrip_protocol(path) for path in paths]
 
     def load(self, snapshot_id: str) -> AvailabilitySnapshot:
         """Read one snapshot back, checking each file against the manifest's sha256.
