@@ -16,7 +16,7 @@ from zimun_analytics import SnapshotStore
 from zimun_analytics.cli import _main as cli
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-COMMANDS = ["snapshot", "sandbox", "demo", "migrate"]
+COMMANDS = ["snapshot", "sandbox", "demo", "migrate", "verify"]
 
 
 def _subcommands():

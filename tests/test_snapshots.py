@@ -24,7 +24,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from zimun_analytics import SnapshotError, SnapshotStore
+from zimun_analytics import DamagedSnapshotWarning, SnapshotError, SnapshotStore
 from zimun_analytics._config import STORE_LOCK_WRITE_GRACE_S
 from zimun_analytics._errors import InputError
 from zimun_analytics._schema import (
@@ -281,15 +281,21 @@ def test_a_changed_file_is_reported_on_load(local_store):
     local_store.save(make_snapshot())
     (path,) = local_store.files("days")
     Path(path).write_bytes(Path(path).read_bytes()[:-10])
-    with pytest.raises(SnapshotError, match="differs from what snapshot"):
+    with pytest.raises(SnapshotError, match="differs from what it wrote"):
         local_store.load("20260327T080000Z-a")
 
 
-def test_a_damaged_manifest_is_reported(local_store):
+def test_a_damaged_manifest_is_left_out_with_a_warning_or_raises_when_strict(local_store):
     local_store.save(make_snapshot())
     (Path(local_store.root) / "manifests" / "broken.json").write_text("{")
+    with pytest.warns(DamagedSnapshotWarning, match=r"broken\.json is damaged"):
+        assert local_store.list()["snapshot_id"].tolist() == ["20260327T080000Z-a"]
+    with pytest.warns(DamagedSnapshotWarning, match=r"broken\.json"):
+        assert len(local_store.history()) == 864
     with pytest.raises(SnapshotError, match=r"broken\.json is damaged"):
-        local_store.list()
+        local_store.list(strict=True)
+    with pytest.raises(SnapshotError, match=r"broken\.json is damaged"):
+        local_store.history(strict=True)
 
 
 # -- the files ------------------------------------------------------------------------------
@@ -1031,7 +1037,7 @@ def test_store_html_of_a_damaged_store_says_what_is_wrong_in_one_line(local_stor
     local_store.save(make_snapshot())
     expected = damage(local_store)
     rows = html_tables.summary(local_store._repr_html_())
-    assert list(rows) == ["root", "problem"]
+    assert list(rows)[:2] == ["root", "problem"]
     assert expected in rows["problem"] and "\n" not in rows["problem"]
     assert len(rows["problem"]) <= 300
 
@@ -1069,8 +1075,11 @@ def test_credentials_in_the_url_never_show(form, monkeypatch):
         problem = html_tables.summary(store._repr_html_())["problem"]
         assert "broken.json is damaged" in problem
         with pytest.raises(SnapshotError, match="broken.json is damaged") as damaged:
+            store.list(strict=True)
+        with pytest.warns(DamagedSnapshotWarning) as warned:
             store.list()
         texts = (repr(store), store._repr_html_(), problem, str(caught.value), str(damaged.value))
+        texts += tuple(str(w.message) for w in warned)
         for text in texts:
             assert USER not in text and "s3cr3t" not in text
     finally:
@@ -1091,3 +1100,117 @@ def test_store_html_of_a_failing_filesystem_shows_one_short_redacted_line(monkey
     assert "\n" not in problem and len(problem) <= 300 and USER not in problem
     if tail.startswith(" ..."):
         assert len(problem) == 300 and problem.endswith("\N{HORIZONTAL ELLIPSIS}")
+
+
+# -- damage is contained and visible ----------------------------------------------------------
+
+
+@pytest.fixture
+def three_on_disk(local_store):
+    """A local store of three snapshots (f8, f9, f10), and its whole history."""
+    for hour in (8, 9, 10):
+        local_store.save(make_snapshot(f"f{hour}", f"2026-03-27T{hour:02d}:00:00Z"))
+    return local_store, local_store.history()
+
+
+def _slots_file(store: SnapshotStore, snapshot_id: str) -> Path:
+    return Path(store.root) / "slots" / f"{snapshot_id}.parquet"
+
+
+def _truncate(store, path):
+    path.write_bytes(path.read_bytes()[:-100])
+
+
+def _delete(store, path):
+    path.unlink()
+
+
+def _swap(store, path):  # a sound Parquet file of another snapshot, of the same schema
+    path.write_bytes(_slots_file(store, "f8").read_bytes())
+
+
+def _scramble(store, path):  # the same size, bytes changed inside
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2 : len(data) // 2 + 64] = bytes(64)
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(
+    ("damage", "said"),
+    [
+        (_truncate, "bytes where it wrote"),
+        (_delete, "is missing"),
+        (_swap, "bytes where it wrote"),
+        (_scramble, None),  # the size holds: a read or the sha256 finds it
+    ],
+    ids=["truncated", "deleted", "swapped", "scrambled"],
+)
+def test_a_damaged_file_is_left_out_of_history_with_a_warning_naming_it(
+    three_on_disk, damage, said
+):
+    store, everything = three_on_disk
+    damage(store, _slots_file(store, "f9"))
+    sound = everything[everything["snapshot_id"] != "f9"].reset_index(drop=True)
+    with pytest.warns(DamagedSnapshotWarning, match="snapshot 'f9'") as warned:
+        got = store.history(verify="hash")
+    pd.testing.assert_frame_equal(got, sound)  # never wrong rows, the rest all there
+    if said:
+        assert said in str(warned[0].message)
+        with pytest.warns(DamagedSnapshotWarning, match=said):
+            pd.testing.assert_frame_equal(store.history(), sound)  # the size check alone
+    with pytest.raises(SnapshotError, match="snapshot 'f9'"):
+        store.history(strict=True, verify="hash")
+    with pytest.raises(SnapshotError, match="snapshot 'f9'"):
+        store.load("f9")
+    problems = store.verify()
+    assert problems["snapshot_id"].tolist() == ["f9"]
+    assert problems["path"].tolist() == ["slots/f9.parquet"]
+
+
+def test_a_manifest_with_a_bad_fetched_at_is_left_out_not_a_raw_pandas_error(three_on_disk):
+    store, everything = three_on_disk
+    path = Path(store.root) / "manifests" / "f9.json"
+    manifest = json.loads(path.read_text())
+    path.write_text(json.dumps(manifest | {"fetched_at": "yesterday-ish"}))
+    with pytest.warns(DamagedSnapshotWarning, match=r"f9\.json is damaged.*fetched_at|yesterday"):
+        assert store.list()["snapshot_id"].tolist() == ["f8", "f10"]
+    with pytest.raises(SnapshotError, match=r"f9\.json is damaged"):
+        store.history(strict=True)
+    (problem,) = store.verify().itertuples()
+    assert problem.path == "manifests/f9.json"
+
+
+def test_clean_never_deletes_the_files_of_a_damaged_manifest(three_on_disk):
+    store, _ = three_on_disk
+    (Path(store.root) / "manifests" / "f9.json").write_text("{")
+    assert store.clean() == []
+    assert _slots_file(store, "f9").exists()
+
+
+def test_verify_lists_every_problem_and_the_command_exits_1(three_on_disk, capsys):
+    store, _ = three_on_disk
+    _truncate(store, _slots_file(store, "f8"))
+    _scramble(store, Path(store.root) / "days" / "f9.parquet")
+    (Path(store.root) / "manifests" / "f10.json").write_text("[]")
+    (Path(store.root) / "slots" / "ghost.parquet").write_bytes(b"PAR1")
+    problems = store.verify()
+    assert sorted(problems["path"]) == [
+        "days/f9.parquet",
+        "manifests/f10.json",
+        "slots/f8.parquet",
+        "slots/ghost.parquet",
+    ]
+    assert cli_main(["verify", "--out", store.root]) == 1
+    out = capsys.readouterr().out
+    assert out.count("\n") == 5 and out.endswith(f"4 problems in {store.root}\n")
+    assert cli_main(["verify", "--out", store.root, "--quick", "--json"]) == 1
+    quick = json.loads(capsys.readouterr().out)
+    assert quick["ok"] is False  # the scrambled file keeps its size: only sha256 finds it
+    assert "days/f9.parquet" not in {row["path"] for row in quick["problems"]}
+
+
+def test_verify_of_a_sound_store_is_empty_and_exits_0(three_on_disk, capsys):
+    store, _ = three_on_disk
+    assert store.verify().empty
+    assert cli_main(["verify", "--out", store.root, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"ok": True, "problems": []}

@@ -27,6 +27,9 @@
                ├── RateLimitError (429)                 carries retry_after_s
                └── ServerError (5xx)
 
+and one warning: ``DamagedSnapshotWarning`` (a UserWarning), when a store's reader leaves out a
+snapshot whose manifest or file is damaged (``strict=True`` raises SnapshotError instead).
+
 `SUCCESS_STATUSES` are the statuses the contract answers a success with (200, 201, 204); any
 other, in the 2xx range too, is an error, and its body is never read as a result.
 `make_status_error` is the one place that turns a response into a class: the error code picks
@@ -162,6 +165,15 @@ class ResponseFormatError(ZimunError):
 
 class SnapshotError(ZimunError):
     """The store cannot do what was asked: unknown id, damaged or foreign root, lock held."""
+
+
+class DamagedSnapshotWarning(UserWarning):
+    """A stored snapshot was left out because its manifest or one of its files is damaged.
+
+    The message names the snapshot (or the manifest file) and what is wrong; ``strict=True``
+    on the store's readers raises a SnapshotError instead, and ``store.verify()`` lists every
+    such problem.
+    """
 
 
 class APIError(ZimunError):

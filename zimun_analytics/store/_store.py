@@ -34,6 +34,7 @@ import json
 import os
 import re
 import uuid
+import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, cast
@@ -47,7 +48,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from fsspec.implementations.local import LocalFileSystem
 
-from .._errors import InputError, SnapshotError, ZimunError
+from .._errors import DamagedSnapshotWarning, InputError, SnapshotError, ZimunError
 from .._schema import (
     SCHEMA_VERSION,
     SLOTS,
@@ -142,10 +143,12 @@ class SnapshotStore:
             rows = self._summary()
         # a notebook cell ending in `store` must never traceback: storage and manifest faults
         except (ZimunError, OSError, ValueError, KeyError, TypeError) as exc:
-            problem = self._redact(f"{type(exc).__name__}: {exc}").splitlines()[0]
+            rows = {"root": self._shown_url, "problem": f"{type(exc).__name__}: {exc}"}
+        if "problem" in rows:
+            problem = self._redact(rows["problem"]).splitlines()[0]
             if len(problem) > _PROBLEM_CHARS:
                 problem = problem[: _PROBLEM_CHARS - 1] + "\N{HORIZONTAL ELLIPSIS}"
-            rows = {"root": self._shown_url, "problem": problem}
+            rows["problem"] = problem
         cells = "".join(
             f"<tr><th style='text-align:left'>{html.escape(name)}</th>"
             f"<td>{html.escape(str(value))}</td></tr>"
@@ -155,10 +158,14 @@ class SnapshotStore:
 
     def _summary(self) -> dict[str, str]:
         """The rows of the notebook view, from what the manifests record."""
-        manifests = self._manifests()
+        manifests, damaged = self._read_manifests()
         rows = {"root": self._shown_url}
+        if damaged:  # said first, in one short line: the rest is what the sound ones hold
+            first = str(next(iter(damaged.values())))
+            more = f" (and {len(damaged) - 1} more)" if len(damaged) > 1 else ""
+            rows["problem"] = f"left out: {first}{more}"
         if not manifests:
-            return rows | {"snapshots": "0: empty, no snapshot saved here yet"}
+            return rows if damaged else rows | {"snapshots": "0: empty, no snapshot saved here yet"}
         # By instant, not by the listing's order, which compares the ISO strings: within one
         # second, "08:00:00.5Z" sorts before "08:00:00Z".
         by_time = sorted(manifests, key=_fetched_at)
@@ -349,7 +356,14 @@ class SnapshotStore:
             The removed paths, relative to the root.
         """
         with self.lock():
-            named = {path for m in self._manifests() for path in m["paths"].values()}
+            manifests, damaged = self._read_manifests()
+            named = {path for m in manifests for path in m["paths"].values()}
+            # a damaged manifest's files may be what restoring it needs: never delete them
+            named |= {
+                path
+                for path in self._table_files()
+                if any(f"/{i}.parquet" in path or f"/{_LEGACY_FOLDER}{i}/" in path for i in damaged)
+            }
             found = self._table_files()
             found += self.fs.glob(self._path("manifests", "*.tmp"))  # a killed os.replace
             orphans = sorted(path for path in found if path not in named)
@@ -448,32 +462,70 @@ class SnapshotStore:
 
     # -- reading ---------------------------------------------------------------------------
 
-    def _manifests(self) -> builtins.list[dict[str, Any]]:
-        """Every manifest, sorted by fetched_at then id; the only source of what exists."""
+    def _manifests(self, strict: bool = False) -> builtins.list[dict[str, Any]]:
+        """Every sound manifest, sorted by fetched_at then id; the only source of what exists.
+
+        A damaged one (not JSON, fields missing or of the wrong type, a bad ``fetched_at``,
+        another schema version) is left out with a DamagedSnapshotWarning naming it, so one
+        bad file never hides the others; ``strict`` raises its SnapshotError instead.
+        """
+        manifests, problems = self._read_manifests()
+        for problem in problems.values():
+            self._report(problem, strict)
+        return manifests
+
+    def _read_manifests(self) -> tuple[builtins.list[dict[str, Any]], dict[str, SnapshotError]]:
+        """The sound manifests, sorted, and the damaged ones' errors by their snapshot id."""
         if self.fs.exists(self.root) and not self.fs.isdir(self.root):
             raise SnapshotError(f"{self._shown_url} is a file, not a snapshot store: pass a folder")
         paths = self.fs.glob(self._path("manifests", "*.json"))
-        if not paths:
-            return []
-        manifests = [self._parse_manifest(p, data) for p, data in self.fs.cat(paths).items()]
-        return sorted(manifests, key=lambda m: (m["fetched_at"], m["snapshot_id"]))
+        manifests, problems = [], {}
+        for path, data in (self.fs.cat(paths) if paths else {}).items():
+            try:
+                manifests.append(self._parse_manifest(path, data))
+            except SnapshotError as problem:
+                problems[path.rsplit("/", 1)[-1].removesuffix(".json")] = problem
+        manifests.sort(key=lambda m: (m["fetched_at"], m["snapshot_id"]))
+        return manifests, problems
+
+    def _report(self, problem: SnapshotError, strict: bool) -> None:
+        if strict:
+            raise problem
+        warnings.warn(f"skipped: {problem}", DamagedSnapshotWarning, stacklevel=4)
 
     def _parse_manifest(self, path: str, data: bytes) -> dict[str, Any]:
         shown = self._redact(path)
         try:
             manifest = json.loads(data)
-            files = {name: manifest["files"][name]["path"] for name in TABLES}
-        except (ValueError, KeyError, TypeError) as exc:
+            files = {name: manifest["files"][name] for name in TABLES}
+            for entry in files.values():
+                if not (
+                    isinstance(entry["path"], str)
+                    and isinstance(entry["sha256"], str)
+                    and all(isinstance(entry[k], int) for k in ("rows", "bytes"))
+                ):
+                    raise TypeError(f"a file entry is {entry!r:.200}")
+            if not isinstance(manifest["snapshot_id"], str):
+                raise TypeError("snapshot_id is not a string")
+            for key in ("services", "locations"):
+                if not isinstance(manifest[key], builtins.list):
+                    raise TypeError(f"{key} is not a list")
+            if not isinstance(manifest["meta"], dict):
+                raise TypeError("meta is not an object")
+            fetched_at = pd.Timestamp(manifest["fetched_at"])
+            if fetched_at.tzinfo is None:
+                raise ValueError(f"fetched_at {manifest['fetched_at']!r} has no time zone")
+        except (ValueError, KeyError, TypeError) as exc:  # a bad date is a ValueError too
             raise SnapshotError(
-                f"manifest {shown} is damaged ({exc!r}); restore it or delete it to drop "
-                "that snapshot"
-            ) from exc
+                f"manifest {shown} is damaged ({type(exc).__name__}: {exc}); restore it, or "
+                "delete it to drop that snapshot"
+            ) from None
         if manifest.get("schema_version") != SCHEMA_VERSION:
             raise SnapshotError(
                 f"manifest {shown} has schema version {manifest.get('schema_version')!r}; this "
                 f"zimun-analytics reads version {SCHEMA_VERSION!r}: install a matching version"
             )
-        manifest["paths"] = {name: self._path(rel) for name, rel in files.items()}
+        manifest["paths"] = {name: self._path(entry["path"]) for name, entry in files.items()}
         return cast(dict[str, Any], manifest)
 
     def _manifest_of(self, snapshot_id: str) -> dict[str, Any]:
@@ -487,8 +539,12 @@ class SnapshotStore:
             ) from None
         return self._parse_manifest(path, data)
 
-    def list(self) -> pd.DataFrame:
+    def list(self, *, strict: bool = False) -> pd.DataFrame:
         """One row per stored snapshot, oldest first.
+
+        A snapshot whose manifest is damaged is left out with a DamagedSnapshotWarning that
+        names it (``strict=True`` raises SnapshotError instead); its files are not checked
+        here (:meth:`verify` does).
 
         Returns
         -------
@@ -508,12 +564,14 @@ class SnapshotStore:
                 "services": len(m["services"]),
                 "complete": m["files"]["errors"]["rows"] == 0,
             }
-            for m in self._manifests()
+            for m in self._manifests(strict)
         ]
         table = pa.Table.from_pylist(rows, schema=LISTING.arrow_schema)
         return frame_from_arrow(table, LISTING)
 
-    def files(self, table: str = "slots") -> builtins.list[str]:  # list: the method above
+    def files(  # builtins.list: the method above shadows the name
+        self, table: str = "slots", *, strict: bool = False
+    ) -> builtins.list[str]:
         """Paths of one table's files of every stored snapshot, for DuckDB, Polars, Spark.
 
         Parameters
@@ -530,7 +588,7 @@ class SnapshotStore:
         """
         if table not in TABLES:
             raise InputError(f"{table!r}", argument="table", allowed=", ".join(TABLES))
-        paths = [m["paths"][table] for m in self._manifests()]
+        paths = [m["paths"][table] for m in self._manifests(strict)]
         return paths if self._local else [self.fs.unstrip_protocol(path) for path in paths]
 
     def load(self, snapshot_id: str) -> AvailabilitySnapshot:
@@ -558,15 +616,108 @@ class SnapshotStore:
         except FileNotFoundError:
             data = b""
         if hashlib.sha256(data).hexdigest() != entry["sha256"]:
-            manifest_path = self._manifest_path(manifest["snapshot_id"])
-            raise SnapshotError(
-                self._redact(
-                    f"{path} is missing or differs from what snapshot "
-                    f"{manifest['snapshot_id']!r} wrote; restore it, or delete "
-                    f"{manifest_path} to drop the snapshot"
-                )
+            raise self._damaged(manifest, path, "is missing or differs from what it wrote")
+        try:
+            table = pq.read_table(pa.BufferReader(data))
+        except (pa.ArrowException, OSError) as exc:  # written so, or a bug: never raw pyarrow
+            raise self._damaged(manifest, path, f"cannot be read ({exc})") from None
+        return frame_from_arrow(table, TABLES[name])
+
+    def _damaged(self, manifest: dict[str, Any], path: str, what: str) -> SnapshotError:
+        manifest_path = self._manifest_path(manifest["snapshot_id"])
+        return SnapshotError(
+            self._redact(
+                f"snapshot {manifest['snapshot_id']!r}: {path} {what}; restore it, or delete "
+                f"{manifest_path} to drop the snapshot"
             )
-        return frame_from_arrow(pq.read_table(pa.BufferReader(data)), TABLES[name])
+        )
+
+    def _file_problems(
+        self, manifest: dict[str, Any], tables: Iterable[str], sizes: dict[str, int], sha: bool
+    ) -> SnapshotError | None:
+        """What is wrong with a snapshot's files (size always, sha256 if ``sha``), or None."""
+        for name in tables:
+            path, entry = manifest["paths"][name], manifest["files"][name]
+            size = sizes.get(path)
+            if size is None:
+                return self._damaged(manifest, path, "is missing")
+            if size != entry["bytes"]:
+                return self._damaged(
+                    manifest, path, f"is {size:,} bytes where it wrote {entry['bytes']:,}"
+                )
+            if sha and hashlib.sha256(self.fs.cat_file(path)).hexdigest() != entry["sha256"]:
+                return self._damaged(manifest, path, "differs from what it wrote (sha256)")
+        return None
+
+    def _sizes(self, tables: Iterable[str]) -> dict[str, int]:
+        """Every file's size under the table folders: one listing each, not a request a file."""
+        sizes: dict[str, int] = {}
+        for name in tables:
+            folder = self._path(name)
+            if self.fs.exists(folder):
+                found = self.fs.find(folder, detail=True)
+                sizes.update({path: int(info["size"]) for path, info in found.items()})
+        return sizes
+
+    def verify(self, sha256: bool = True) -> pd.DataFrame:
+        """Every problem of the store, each in one row; an empty frame when there is none.
+
+        Checks every manifest (readable, complete, this schema version) and every file it
+        names: present, of the size it wrote, with its sha256 (unless ``sha256=False``), a
+        Parquet file of the rows it wrote. Also lists files no manifest names (a run killed
+        mid-save: :meth:`clean` removes them). Reads every file once with ``sha256``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``snapshot_id``, ``path`` (relative to the root) and ``problem``.
+        """
+        manifests, damaged = self._read_manifests()
+        rows: builtins.list[dict[str, str | None]] = [
+            {"snapshot_id": i, "path": f"manifests/{i}.json", "problem": str(e)}
+            for i, e in damaged.items()
+        ]
+        sizes = self._sizes(TABLES)
+        for manifest in manifests:
+            for name in TABLES:
+                path = manifest["paths"][name]
+                problem = self._file_problems(manifest, [name], sizes, sha256)
+                if problem is None:
+                    problem = self._footer_problem(manifest, name)
+                if problem is not None:
+                    rows.append(
+                        {
+                            "snapshot_id": manifest["snapshot_id"],
+                            "path": self._relative(path),
+                            "problem": str(problem),
+                        }
+                    )
+        named = {path for m in manifests for path in m["paths"].values()}
+        for path in sorted(set(self._table_files()) - named):
+            stem = path.rsplit("/", 1)[-1].removesuffix(".parquet")
+            if stem in damaged:
+                continue  # its manifest's problem is listed already
+            rows.append(
+                {
+                    "snapshot_id": None,
+                    "path": self._relative(path),
+                    "problem": "no manifest names this file (a run killed mid-save); "
+                    "clean() removes it",
+                }
+            )
+        return pd.DataFrame(rows, columns=["snapshot_id", "path", "problem"]).astype("string")
+
+    def _footer_problem(self, manifest: dict[str, Any], name: str) -> SnapshotError | None:
+        path = manifest["paths"][name]
+        try:
+            with self.fs.open(path, "rb") as file:
+                rows = pq.ParquetFile(file).metadata.num_rows
+        except (pa.ArrowException, OSError) as exc:
+            return self._damaged(manifest, path, f"is not a readable Parquet file ({exc})")
+        if rows != manifest["files"][name]["rows"]:
+            written = manifest["files"][name]["rows"]
+            return self._damaged(manifest, path, f"holds {rows:,} rows where it wrote {written:,}")
+        return None
 
     def history(
         self,
@@ -575,6 +726,9 @@ class SnapshotStore:
         services: str | Iterable[str] | None = None,
         locations: str | Iterable[str] | None = None,
         columns: Iterable[str] | None = None,
+        *,
+        strict: bool = False,
+        verify: str = "size",
     ) -> pd.DataFrame:
         """Slots of every stored snapshot fetched in ``[start, end)``, filtered as Parquet is read.
 
@@ -587,6 +741,13 @@ class SnapshotStore:
             Keep only these service / location ids.
         columns : iterable of str or None
             Columns to read, in this order; all of ``schema.SLOTS`` by default.
+        strict : bool
+            Raise SnapshotError at the first damaged snapshot; by default it is left out with a
+            DamagedSnapshotWarning naming it and what is wrong, and the rest is read.
+        verify : {"size", "hash"}
+            How each slots file is checked against its manifest before it is read: its size
+            (one listing of the folder, no extra reads), or also its sha256 (reads every file
+            once more: see the README for the cost).
 
         Returns
         -------
@@ -601,20 +762,44 @@ class SnapshotStore:
         lo = None if start is None else utc_timestamp(start, "start")
         hi = None if end is None else utc_timestamp(end, "end")
         services, locations = as_list(services), as_list(locations)
-        paths = [
-            m["paths"]["slots"]
-            for m in self._manifests()
-            if (lo is None or pd.Timestamp(m["fetched_at"]) >= lo)
-            and (hi is None or pd.Timestamp(m["fetched_at"]) < hi)
+        if verify not in ("size", "hash"):
+            raise InputError(f"{verify!r}", argument="verify", allowed="'size' or 'hash'")
+        chosen = [
+            m
+            for m in self._manifests(strict)
+            if (lo is None or _fetched_at(m) >= lo)
+            and (hi is None or _fetched_at(m) < hi)
             and (services is None or set(services) & set(m["services"]))
             and (locations is None or set(locations) & set(m["locations"]))
         ]
-        if not paths:
+        sizes = self._sizes(["slots"]) if chosen else {}
+        sound = []
+        for manifest in chosen:
+            problem = self._file_problems(manifest, ["slots"], sizes, verify == "hash")
+            if problem is None:
+                sound.append(manifest)
+            else:
+                self._report(problem, strict)
+        if not sound:
             return empty_frame(spec)
+        where = history_filter(lo, hi, services, locations)
+        try:
+            table = self._read_slots([m["paths"]["slots"] for m in sound], spec, where)
+        except (pa.ArrowException, OSError):  # a file damaged inside at its size: find it
+            parts = []
+            for manifest in sound:
+                try:
+                    parts.append(self._read_slots([manifest["paths"]["slots"]], spec, where))
+                except (pa.ArrowException, OSError) as exc:
+                    path = manifest["paths"]["slots"]
+                    self._report(self._damaged(manifest, path, f"cannot be read ({exc})"), strict)
+            if not parts:
+                return empty_frame(spec)
+            table = pa.concat_tables(parts)
+        return frame_from_arrow(table, spec)
+
+    def _read_slots(self, paths: builtins.list[str], spec: Any, where: Any) -> pa.Table:
         dataset = ds.dataset(
             paths, schema=SLOTS.arrow_schema, format="parquet", filesystem=self._arrow_fs
         )
-        table = dataset.to_table(
-            columns=spec.names, filter=history_filter(lo, hi, services, locations)
-        )
-        return frame_from_arrow(table, spec)
+        return dataset.to_table(columns=spec.names, filter=where)
