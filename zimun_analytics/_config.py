@@ -14,6 +14,9 @@ DEFAULT_BASE_URL = "https://api.zimun.online"
 ENV_CLIENT_ID = "ZIMUN_CLIENT_ID"
 ENV_CLIENT_SECRET = "ZIMUN_CLIENT_SECRET"
 ENV_BASE_URL = "ZIMUN_BASE_URL"
+# a JSON object of fsspec storage options for the CLI's --out (an object store's endpoint and
+# credentials), merged under the --storage-option KEY=VALUE flags
+ENV_STORAGE_OPTIONS = "ZIMUN_STORAGE_OPTIONS"
 
 # Limits of every HTTP exchange, API and token requests alike (httpx.Timeout's four phases).
 CONNECT_TIMEOUT_S = 10.0  # TCP and TLS handshake

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from .._config import (
     DEFAULT_WINDOW_DAYS,
+    ENV_STORAGE_OPTIONS,
     MAX_FETCH_DAYS,
     SNAPSHOT_DEADLINE_S,
     STORE_LOCK_LEASE_S,
@@ -256,14 +257,52 @@ def _check_report_dir(report_dir: str | None) -> None:
         raise InputError(f"--report-dir {report_dir}: {existing} is not writable")
 
 
-def _open_store(url: str) -> Any:
+def _storage_options(pairs: list[str] | None) -> dict[str, Any]:
+    """``ZIMUN_STORAGE_OPTIONS`` (a JSON object), then each ``--storage-option KEY=VALUE``.
+
+    A value is read as JSON where it is JSON (``true``, ``3``, ``{...}``), else as text; a
+    dotted key nests (``client_kwargs.region_name=eu-west-1``).
+    """
+    options: dict[str, Any] = {}
+    text = os.environ.get(ENV_STORAGE_OPTIONS, "").strip()
+    if text:
+        try:
+            loaded = json.loads(text)
+        except ValueError:
+            loaded = None
+        if not isinstance(loaded, dict):
+            raise ConfigError(
+                f"{ENV_STORAGE_OPTIONS} is not a JSON object, e.g. "
+                '{"endpoint_url": "http://127.0.0.1:9000"}',
+                env_var=ENV_STORAGE_OPTIONS,
+            )
+        options = loaded
+    for pair in pairs or []:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip() or any(not part for part in key.split(".")):
+            raise InputError(f"--storage-option {pair.split('=')[0]!r}... is not KEY=VALUE")
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            value = raw
+        *parents, last = key.strip().split(".")
+        target = options
+        for part in parents:
+            target = target.setdefault(part, {})
+            if not isinstance(target, dict):
+                raise InputError(f"--storage-option {key}: {part} is not an object")
+        target[last] = value
+    return options
+
+
+def _open_store(url: str, storage_option: list[str] | None = None) -> Any:
     """The SnapshotStore at --out, or a usage error that says what is wrong with it."""
     from ..store import SnapshotStore
 
     if "://" not in url and Path(url).exists() and not Path(url).is_dir():
         raise InputError(f"--out {url} is a file; give a folder (new, empty, or a store)")
     try:
-        return SnapshotStore(url)
+        return SnapshotStore(url, storage_options=_storage_options(storage_option))
     except ImportError as exc:  # fsspec names the package a protocol needs
         raise ConfigError(f"--out {url}: {exc} (pip install it into this environment)") from None
     except ValueError as exc:  # fsspec: an unknown protocol
@@ -292,7 +331,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     from ..fetch import fetch_availability
 
     _check_report_dir(args.report_dir)
-    store = _open_store(args.out)
+    store = _open_store(args.out, args.storage_option)
     existed = store.fs.exists(store.root)
     # other hosts presume the run alive for its lease: make that outlast the fetch and the save
     lease_s = max(STORE_LOCK_LEASE_S, 2 * args.deadline)
@@ -359,7 +398,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
     Example: zimun-analytics migrate --out data/
     """
-    store = _open_store(args.out)
+    store = _open_store(args.out, args.storage_option)
     if not store.fs.exists(f"{store.root}/manifests"):
         raise InputError(f"--out {args.out} is not a snapshot store (it has no manifests/)")
     moved = store.migrate()
@@ -381,7 +420,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     Example: zimun-analytics verify --out data/
     """
-    store = _open_store(args.out)
+    store = _open_store(args.out, args.storage_option)
     if not store.fs.exists(f"{store.root}/manifests"):
         raise InputError(f"--out {args.out} is not a snapshot store (it has no manifests/)")
     problems = store.verify(sha256=not args.quick)
@@ -469,6 +508,7 @@ def _add_snapshot_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out", default="data/", help="store: a directory or fsspec URL (default data/)"
     )
+    _add_storage_option(parser)
     parser.add_argument("--sandbox", action="store_true", help="fetch from an embedded sandbox")
     parser.add_argument(
         "--report-dir", metavar="DIR", help="also write heatmap PNGs of the snapshot there"
@@ -512,6 +552,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_storage_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--storage-option",
+        action="append",
+        metavar="KEY=VALUE",
+        help=f"an fsspec option of --out, e.g. endpoint_url=http://127.0.0.1:9000 (repeatable; "
+        f"also {ENV_STORAGE_OPTIONS}, a JSON object); prefer environment variables for secrets",
+    )
+
+
 def _add_server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default loopback)")
     parser.add_argument("--port", type=_port, default=8765, help="port (default 8765)")
@@ -519,6 +569,7 @@ def _add_server_options(parser: argparse.ArgumentParser) -> None:
 
 def _add_store_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="the store: a directory or fsspec URL")
+    _add_storage_option(parser)
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
@@ -538,6 +589,24 @@ def _fail(args: argparse.Namespace, message: str, error_class: str, code: int) -
         result = {"ok": False, "exit_code": code, "error_class": error_class, "error": message}
         print(json.dumps(result, indent=2))
     return code
+
+
+# the libraries under fsspec's object stores raise their own classes, not OSError
+_STORAGE_LIBRARIES = ("botocore", "aiobotocore", "google.auth", "google.api_core", "azure")
+
+
+def _storage_failure(exc: Exception) -> tuple[str, int] | None:
+    """One line and an exit code for an object store's own error; None for anything else."""
+    if not type(exc).__module__.startswith(_STORAGE_LIBRARIES):
+        return None
+    if "credential" in type(exc).__name__.lower():  # e.g. botocore's NoCredentialsError
+        return (
+            f"object store: {exc}; give credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, "
+            f"a profile, or {ENV_STORAGE_OPTIONS}) and, off AWS, the endpoint "
+            "(--storage-option endpoint_url=...)",
+            EXIT_USAGE,
+        )
+    return f"object store: {type(exc).__name__}: {exc}", EXIT_FAILURE
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -565,7 +634,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; nothing partial was saved", file=sys.stderr)
         return 130
-    except Exception as exc:  # a bug: still one line for the scheduler's log
+    except Exception as exc:  # a bug, or an object store's library: still one line
+        storage = _storage_failure(exc)
+        if storage is not None:
+            return _fail(args, storage[0], type(exc).__name__, storage[1])
         if os.environ.get(DEBUG_VARIABLE):
             raise
         message = (

@@ -305,7 +305,7 @@ async def fetch_availability_async(
     meta = {
         "snapshot_id": snapshot_id,
         "fetched_at": fetched_at.isoformat().replace("+00:00", "Z"),
-        "api_host": urlsplit(client.base_url).netloc,
+        "api_host": _host_of(client.base_url),
         "organization_id": organization.organization_id,
         "parameters": parameters,
         "location_names": {place.location_id: place.name for place in places},
@@ -399,6 +399,13 @@ def _record_refused(wire: Wire, run: _Run, strict: bool) -> None:
     run.errors += [_error_row(payload.call, error) for payload, error in wire.refused]
     # sorted like the payloads, so the same fetch gives the same table
     run.errors.sort(key=lambda row: (row["service_id"], row["location_id"] or ""))
+
+
+def _host_of(base_url: str) -> str:
+    """``host[:port]`` of a URL: never the ``user:password@`` a URL may carry."""
+    parts = urlsplit(base_url)
+    host = parts.hostname or ""
+    return f"{host}:{parts.port}" if parts.port else host
 
 
 def _errors_table(rows: list[dict[str, Any]], snapshot_id: str) -> pa.Table:

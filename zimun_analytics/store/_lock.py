@@ -179,12 +179,19 @@ class StoreLock:
     """
 
     def __init__(
-        self, fs: Any, root: str, *, local: bool, lease_s: float = STORE_LOCK_LEASE_S
+        self,
+        fs: Any,
+        root: str,
+        *,
+        local: bool,
+        folders: bool = True,
+        lease_s: float = STORE_LOCK_LEASE_S,
     ) -> None:
         self.fs = fs
         self.root = root
         self.path = root.rstrip("/") + "/.lock"
         self._local = local
+        self._folders = folders  # False on object stores: makedirs there would create buckets
         self.lease_s = lease_s
 
     def acquire(self, lease_s: float | None = None) -> Holder:
@@ -202,7 +209,8 @@ class StoreLock:
         """
         here = _this_process(lease_s or self.lease_s)
         data = json.dumps(here).encode()
-        self.fs.makedirs(self.root, exist_ok=True)
+        if self._folders:
+            self.fs.makedirs(self.root, exist_ok=True)
         for _ in range(_ATTEMPTS):
             if self._create(data):
                 return here

@@ -48,7 +48,13 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from fsspec.implementations.local import LocalFileSystem
 
-from .._errors import DamagedSnapshotWarning, InputError, SnapshotError, ZimunError
+from .._errors import (
+    ConfigError,
+    DamagedSnapshotWarning,
+    InputError,
+    SnapshotError,
+    ZimunError,
+)
 from .._schema import (
     SCHEMA_VERSION,
     SLOTS,
@@ -79,6 +85,21 @@ _USERINFO = re.compile(r"://(\S*)@")
 _PROBLEM_CHARS = 300  # a damaged store's notebook view says what is wrong in one short line
 
 
+_OBJECT_STORES = {"s3", "s3a", "gs", "gcs", "abfs", "abfss", "az", "adl", "oss"}
+_SECRET_WORDS = ("key", "secret", "token", "password", "credential")
+
+
+def _secret_values(options: dict[str, Any]) -> tuple[str, ...]:
+    """The values of storage options whose key names a secret, nested ones too."""
+    found: builtins.list[str] = []
+    for name, value in options.items():
+        if isinstance(value, dict):
+            found += _secret_values(value)
+        elif any(word in name.lower() for word in _SECRET_WORDS) and value:
+            found.append(str(value))
+    return tuple(sorted(found, key=len, reverse=True))  # longest first: no partial redaction
+
+
 def _userinfo(url: str) -> tuple[str, ...]:
     """The ``user:password`` part of each ``scheme://user:password@`` in ``url``."""
     return tuple(info for info in _USERINFO.findall(url) if info)
@@ -106,7 +127,15 @@ class SnapshotStore:
     root : str or os.PathLike
         ``"data/"``, ``"file:///srv/zimun"``, ``"memory://zimun"``, ``"s3://bucket/zimun"``, ...
     storage_options : dict or None
-        Passed to fsspec (credentials of an object store, for instance).
+        Passed to fsspec: an object store's endpoint and credentials, for instance
+        ``{"endpoint_url": "http://127.0.0.1:9000", "key": ..., "secret": ...}`` for s3fs.
+        Values under keys naming a secret (key, secret, token, password, credential) never
+        appear in the store's repr or messages.
+
+    On an object store (``s3://``, ``gs://``, ``az://``, ...) the bucket must exist: a store
+    never creates one, so a mistyped bucket is an error, not a new bucket. The lock and each
+    manifest are created with a conditional PUT (``If-None-Match``) where the store supports
+    it, so two writers cannot both take the lock or both commit one snapshot id.
     """
 
     def __init__(
@@ -116,17 +145,20 @@ class SnapshotStore:
         storage_options: dict[str, Any] | None = None,
     ) -> None:
         self.url = os.fspath(root)
-        self._secrets = _userinfo(self.url)
+        self._secrets = _userinfo(self.url) + _secret_values(storage_options or {})
         self._shown_url = self._redact(self.url)
         self.fs, path = fsspec.core.url_to_fs(self.url, **(storage_options or {}))
         self.root = path.rstrip("/") or "/"
         self._local = isinstance(self.fs, LocalFileSystem)
+        protocols = {self.fs.protocol} if isinstance(self.fs.protocol, str) else self.fs.protocol
+        self._bucket = self.root.split("/")[0] if set(protocols) & _OBJECT_STORES else None
+        self._bucket_seen = False
         self._arrow_fs = (
             pafs.LocalFileSystem()
             if self._local
             else pafs.PyFileSystem(pafs.FSSpecHandler(self.fs))
         )
-        self._lock = StoreLock(self.fs, self.root, local=self._local)
+        self._lock = StoreLock(self.fs, self.root, local=self._local, folders=self._bucket is None)
         self._lock_depth = 0
 
     def __repr__(self) -> str:
@@ -278,8 +310,9 @@ class SnapshotStore:
         shows each object whole or not at all, so one PUT each does the same there.
         """
         finals = {name: self._table_path(name, snapshot_id) for name in _COMMIT_ORDER}
-        for final in finals.values():
-            self.fs.makedirs(final.rsplit("/", 1)[0], exist_ok=True)
+        if self._bucket is None:  # on an object store makedirs could create a bucket
+            for final in finals.values():
+                self.fs.makedirs(final.rsplit("/", 1)[0], exist_ok=True)
         if self._local:
             staging = self._path(_STAGING, f"{snapshot_id}-{uuid.uuid4().hex[:12]}")
             os.makedirs(staging, exist_ok=True)
@@ -326,13 +359,20 @@ class SnapshotStore:
             "meta": meta,
         }
 
-    def _put_manifest(self, manifest: dict[str, Any]) -> None:
-        """Write the manifest so that readers see all of it or nothing."""
+    def _put_manifest(self, manifest: dict[str, Any], *, replace: bool = False) -> None:
+        """Write the manifest so that readers see all of it or nothing.
+
+        On an object store a new one is created only if none is there (``replace`` rewrites).
+        """
         path = self._manifest_path(manifest["snapshot_id"])
         data = json.dumps(manifest, indent=2, default=str).encode()
-        self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        if self._bucket is None:
+            self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
         if not self._local:  # one PUT: object stores show the whole object or none
-            self.fs.pipe_file(path, data)
+            if replace:
+                self.fs.pipe_file(path, data)
+            else:
+                self._put_once(path, data)
             return
         temp = f"{path}.{uuid.uuid4().hex}.tmp"  # not *.json: never listed
         with open(temp, "wb") as file:
@@ -340,6 +380,22 @@ class SnapshotStore:
             file.flush()
             os.fsync(file.fileno())
         os.replace(temp, path)
+
+    def _put_once(self, path: str, data: bytes) -> None:
+        """PUT a new manifest only if there is none (If-None-Match where the store has it).
+
+        A second writer of the same id then fails instead of replacing the first one's
+        manifest; a rewrite (:meth:`migrate`) replaces it on purpose, so it checks nothing.
+        """
+        try:
+            self.fs.pipe_file(path, data, mode="create")
+        except FileExistsError:
+            raise SnapshotError(
+                f"snapshot {path.rsplit('/', 1)[-1].removesuffix('.json')!r} was committed by "
+                "another writer meanwhile; snapshots are immutable"
+            ) from None
+        except TypeError:  # a filesystem without mode=: one PUT, unconditional
+            self.fs.pipe_file(path, data)
 
     def clean(self) -> builtins.list[str]:
         """Delete what runs killed mid-save left behind: files no manifest names.
@@ -422,7 +478,9 @@ class SnapshotStore:
                     if self.fs.exists(path):  # else a stopped migration moved it already
                         self.fs.mv(path, final)
                     manifest["files"][name]["path"] = self._relative(final)
-                self._put_manifest({k: v for k, v in manifest.items() if k != "paths"})
+                self._put_manifest(
+                    {k: v for k, v in manifest.items() if k != "paths"}, replace=True
+                )
                 moved.append(snapshot_id)
             self._remove_bare_legacy_folders()
         return moved
@@ -451,6 +509,8 @@ class SnapshotStore:
         SnapshotError
             Another live process holds the lock (the message names it and the file).
         """
+        if not self._lock_depth:
+            self._check_bucket()
         held = None if self._lock_depth else self._lock.acquire(lease_s)
         self._lock_depth += 1
         try:
@@ -474,8 +534,20 @@ class SnapshotStore:
             self._report(problem, strict)
         return manifests
 
+    def _check_bucket(self) -> None:
+        """Refuse an object store whose bucket does not exist (it is never created for you)."""
+        if self._bucket is None or self._bucket_seen:
+            return
+        if not self.fs.exists(self._bucket):
+            raise ConfigError(
+                f"bucket {self._bucket!r} of {self._shown_url} does not exist, or these "
+                "credentials cannot see it: create it first (a store never creates a bucket)"
+            )
+        self._bucket_seen = True
+
     def _read_manifests(self) -> tuple[builtins.list[dict[str, Any]], dict[str, SnapshotError]]:
         """The sound manifests, sorted, and the damaged ones' errors by their snapshot id."""
+        self._check_bucket()
         if self.fs.exists(self.root) and not self.fs.isdir(self.root):
             raise SnapshotError(f"{self._shown_url} is a file, not a snapshot store: pass a folder")
         paths = self.fs.glob(self._path("manifests", "*.json"))
