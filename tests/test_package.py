@@ -43,7 +43,7 @@ def test_package_exports_the_client_errors_and_records():
 FACES = {
     "client": {"AsyncZimunClient", "ZimunClient", "new_idempotency_key"},
     "fetch": {"fetch_availability", "fetch_availability_async"},
-    "store": {"SnapshotStore"},
+    "store": {"SnapshotStore", "secrets_in"},
     "analysis": {
         "AGGREGATIONS", "AXES", "VALUES", "HeatmapGrid", "booking_pace", "daily_capacity",
         "default_value", "diff_snapshots", "fill_curves", "heatmap_grid", "heatmap_table",

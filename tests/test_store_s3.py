@@ -184,7 +184,8 @@ def test_the_storage_options_can_come_from_the_environment(s3, bucket, endpoint)
         {"ZIMUN_STORAGE_OPTIONS": options},
     )
     assert run.returncode == 0, run.stderr
-    assert s3.list_objects_v2(Bucket=bucket, Prefix="zimun/manifests/")["KeyCount"] == 1
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix="zimun/manifests/")["Contents"]
+    assert sorted(item["Key"].rsplit(".", 1)[-1] for item in listed) == ["json", "parquet"]
 
 
 @pytest.mark.parametrize(

@@ -18,9 +18,11 @@ import json
 import os
 import socket
 import sys
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -31,7 +33,13 @@ from .._config import (
     SNAPSHOT_DEADLINE_S,
     STORE_LOCK_LEASE_S,
 )
-from .._errors import ConfigError, InputError, SnapshotError, ZimunError
+from .._errors import (
+    ConfigError,
+    DamagedSnapshotWarning,
+    InputError,
+    SnapshotError,
+    ZimunError,
+)
 from .._version import __version__
 from ..client import ZimunClient
 from ._demo import walk_seed_flow
@@ -301,12 +309,19 @@ def _open_store(url: str, storage_option: list[str] | None = None) -> Any:
 
     if "://" not in url and Path(url).exists() and not Path(url).is_dir():
         raise InputError(f"--out {url} is a file; give a folder (new, empty, or a store)")
+    if "://" not in url and storage_option:
+        raise InputError(
+            "--storage-option is for object stores and other fsspec URLs (s3://...), "
+            f"not for a local folder such as --out {url}"
+        )
     try:
         return SnapshotStore(url, storage_options=_storage_options(storage_option))
     except ImportError as exc:  # fsspec names the package a protocol needs
         raise ConfigError(f"--out {url}: {exc} (pip install it into this environment)") from None
     except ValueError as exc:  # fsspec: an unknown protocol
         raise InputError(f"--out {url}: {exc}") from None
+    except TypeError as exc:  # a filesystem refusing an option it does not know
+        raise InputError(f"--storage-option: the filesystem of --out refused it ({exc})") from None
 
 
 def _ids(values: list[str] | None) -> list[str] | None:
@@ -332,32 +347,43 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
 
     _check_report_dir(args.report_dir)
     store = _open_store(args.out, args.storage_option)
-    existed = store.fs.exists(store.root)
     # other hosts presume the run alive for its lease: make that outlast the fetch and the save
     lease_s = max(STORE_LOCK_LEASE_S, 2 * args.deadline)
+    created = False
     try:
-        with store.lock(lease_s), _client(args) as (client, now):
-            _check_start_date(args.start_date, now)
-            snapshot = fetch_availability(
-                client,
-                services=_ids(args.services),
-                locations=_ids(args.locations),
-                days_ahead=args.days_ahead,
-                start_date=args.start_date,
-                progress=not args.quiet and sys.stderr.isatty(),
-                deadline=args.deadline,
-            )
-            store.save(snapshot)
-            cleaned = store.clean()  # files of earlier runs killed mid-save
+        with store.lock(lease_s):
+            # judged and undone under the lock: another run may make the root or write into it
+            # the moment the lock is free, and its work is never ours to remove
+            created = _is_new(store)
+            try:
+                with _client(args) as (client, now):
+                    _check_start_date(args.start_date, now)
+                    snapshot = fetch_availability(
+                        client,
+                        services=_ids(args.services),
+                        locations=_ids(args.locations),
+                        days_ahead=args.days_ahead,
+                        start_date=args.start_date,
+                        progress=not args.quiet and sys.stderr.isatty(),
+                        deadline=args.deadline,
+                    )
+                    store.save(snapshot)
+                    cleaned = store.clean()  # files of earlier runs killed mid-save
+            except BaseException:
+                if created:  # a failed run leaves nothing of its own behind
+                    _remove_created(store)
+                raise
     except BaseException as exc:
-        if not existed:  # a failed run leaves no folder of its own behind
-            _remove_created(store)
+        if created:
+            _remove_bare_root(store)
         if isinstance(exc, OSError) and not exc.filename:  # e.g. ENOSPC: say where
-            raise SnapshotError(f"cannot write to {args.out}: {_os_error_text(exc)}") from None
+            raise SnapshotError(
+                f"cannot write to {args.shown_out}: {_os_error_text(exc)}"
+            ) from None
         raise
     summary = {
         "snapshot_id": snapshot.snapshot_id,
-        "store": args.out,
+        "store": args.shown_out,
         **snapshot_summary(snapshot.slots, snapshot.days, snapshot.errors),
         "cleaned_files": cleaned,
     }
@@ -373,7 +399,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
             ]
         except OSError as exc:  # the snapshot is safe; say so, and fail the run
             report_error = (
-                f"snapshot {snapshot.snapshot_id} was saved to {args.out}, but its reports "
+                f"snapshot {snapshot.snapshot_id} was saved to {args.shown_out}, but its reports "
                 f"could not be written: {_os_error_text(exc)}"
             )
             summary["reports_error"] = report_error
@@ -386,6 +412,13 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     if report_error:
         print(f"error: {report_error}", file=sys.stderr)
         return EXIT_FAILURE
+    if not snapshot.complete and args.quiet and not args.json:  # an error, so still said
+        failed = len(snapshot.errors)
+        print(
+            f"error: snapshot {snapshot.snapshot_id} was saved to {args.shown_out} without "
+            f"{failed} service/location{'s' if failed != 1 else ''} (its errors table says why)",
+            file=sys.stderr,
+        )
     return EXIT_OK if snapshot.complete else EXIT_FAILURE
 
 
@@ -399,14 +432,14 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     Example: zimun-analytics migrate --out data/
     """
     store = _open_store(args.out, args.storage_option)
-    if not store.fs.exists(f"{store.root}/manifests"):
-        raise InputError(f"--out {args.out} is not a snapshot store (it has no manifests/)")
+    if not store.fs.isdir(f"{store.root}/manifests"):
+        raise InputError(f"--out {args.shown_out} is not a snapshot store (no manifests/ folder)")
     moved = store.migrate()
     cleaned = store.clean()
     if args.json:
         print(json.dumps({"ok": True, "migrated": moved, "cleaned_files": cleaned}, indent=2))
     elif not args.quiet:
-        print(f"migrated {len(moved)} snapshot{'s' if len(moved) != 1 else ''} in {args.out}")
+        print(f"migrated {len(moved)} snapshot{'s' if len(moved) != 1 else ''} in {args.shown_out}")
     return EXIT_OK
 
 
@@ -421,8 +454,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     Example: zimun-analytics verify --out data/
     """
     store = _open_store(args.out, args.storage_option)
-    if not store.fs.exists(f"{store.root}/manifests"):
-        raise InputError(f"--out {args.out} is not a snapshot store (it has no manifests/)")
+    if not store.fs.isdir(f"{store.root}/manifests"):
+        raise InputError(f"--out {args.shown_out} is not a snapshot store (no manifests/ folder)")
     problems = store.verify(sha256=not args.quick)
     listed = problems.to_dict(orient="records")
     if args.json:
@@ -430,7 +463,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     elif not args.quiet:
         for row in listed:
             print(f"{row['path']}: {row['problem']}")
-        print(f"{len(listed)} problem{'s' if len(listed) != 1 else ''} in {args.out}")
+        print(f"{len(listed)} problem{'s' if len(listed) != 1 else ''} in {args.shown_out}")
     return EXIT_FAILURE if listed else EXIT_OK
 
 
@@ -440,13 +473,32 @@ def _add_verify_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _remove_created(store: Any) -> None:
-    """Remove the store folder this failed run created, with what it wrote there."""
+def _is_new(store: Any) -> bool:
+    """Whether the store holds nothing but our own lock (under it): this run made it."""
     try:
-        if store.fs.exists(store.root):
-            store.fs.rm(store.root, recursive=True)
+        names = {p.rstrip("/").rsplit("/", 1)[-1] for p in store.fs.ls(store.root, detail=False)}
+    except FileNotFoundError:  # an object store has no folder until something is in it
+        return True
+    return names <= {".lock"}
+
+
+def _remove_created(store: Any) -> None:
+    """Remove what this failed run wrote into the store it created, all but its own lock."""
+    try:
+        for path in store.fs.ls(store.root, detail=False):
+            if path.rstrip("/").rsplit("/", 1)[-1] != ".lock":
+                store.fs.rm(path, recursive=True)
     except OSError:
         pass  # best effort: the run's own error is what the user needs to see
+
+
+def _remove_bare_root(store: Any) -> None:
+    """Remove the store's folder if it is empty (never anything in it: it may be another's)."""
+    try:
+        if store.fs.isdir(store.root) and not store.fs.ls(store.root, detail=False):
+            store.fs.rmdir(store.root)
+    except OSError:
+        pass
 
 
 def _print_summary(summary: dict[str, Any], nexts: pd.DataFrame, errors: pd.DataFrame) -> None:
@@ -582,8 +634,30 @@ def _os_error_text(exc: OSError) -> str:
     return f"{reason}: {where}" if where else reason
 
 
+def _shown(args: argparse.Namespace, text: str) -> str:
+    """``text`` with the credentials of --out and its storage options as ``***``."""
+    for secret in getattr(args, "secrets", ()):
+        text = text.replace(secret, "***")
+    return text
+
+
+def _secrets_of(args: argparse.Namespace) -> tuple[str, ...]:
+    """What --out and the storage options carry that must never be printed."""
+    from ..store import secrets_in  # fsspec: only for the commands with a store
+
+    out = getattr(args, "out", None)
+    if not out:
+        return ()
+    try:
+        options = _storage_options(getattr(args, "storage_option", None))
+    except ZimunError:
+        options = {}  # the command itself reports the bad option
+    return secrets_in(out, options)
+
+
 def _fail(args: argparse.Namespace, message: str, error_class: str, code: int) -> int:
     """One line on stderr; with --json, the same as a JSON object on stdout."""
+    message = " ".join(_shown(args, message).split())  # one line, whatever a library said
     print(f"error: {message}", file=sys.stderr)
     if getattr(args, "json", False):
         result = {"ok": False, "exit_code": code, "error_class": error_class, "error": message}
@@ -617,6 +691,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     by itself; 130 interrupted. Every failure is one line on stderr, never a traceback.
     """
     args = build_parser().parse_args(argv)
+    args.secrets = _secrets_of(args)
+    args.shown_out = _shown(args, getattr(args, "out", "") or "")
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", DamagedSnapshotWarning)
+        warnings.showwarning = partial(_one_line_warning, args)
+        return _run(args)
+
+
+def _one_line_warning(args: argparse.Namespace, message: Warning | str, *_: Any, **__: Any) -> None:
+    """A warning as one ``warning:`` line on stderr, redacted, with no source line."""
+    print(f"warning: {' '.join(_shown(args, str(message)).split())}", file=sys.stderr)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """The command, its failures turned into one line and an exit code (see main)."""
     try:
         code: int = args.handler(args)
         return code

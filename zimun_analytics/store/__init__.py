@@ -4,6 +4,6 @@ Imports only the foundations: a snapshot comes in as an ``AvailabilitySnapshot``
 out as one, whoever fetched it.
 """
 
-from ._store import SnapshotStore
+from ._store import SnapshotStore, secrets_in
 
-__all__ = ["SnapshotStore"]
+__all__ = ["SnapshotStore", "secrets_in"]

@@ -82,7 +82,11 @@ def as_list(value: str | Iterable[str] | None) -> list[str] | None:
     """None stays None; one id becomes a list of one (a str is not iterated char by char)."""
     if value is None:
         return None
-    return [value] if isinstance(value, str) else [str(v) for v in value]
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, Iterable) or not all(isinstance(v, str) for v in value):
+        raise InputError(f"{value!r:.80} is not an id or a list of ids", allowed="strings")
+    return list(value)
 
 
 def check_id(snapshot_id: object) -> str:
@@ -154,7 +158,13 @@ def parquet_bytes(table: pa.Table, name: str, meta: dict[str, Any]) -> bytes:
     pairs[b"pandas"] = _pandas_metadata(TABLES[name])
     table = table.replace_schema_metadata(pairs)
     sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, compression=COMPRESSION, row_group_size=ROW_GROUP_ROWS)
+    pq.write_table(
+        table,
+        sink,
+        compression=COMPRESSION,
+        row_group_size=ROW_GROUP_ROWS,
+        write_page_checksum=True,  # a reader then finds a page changed on disk (CRC32)
+    )
     data: bytes = sink.getvalue().to_pybytes()
     return data
 
@@ -165,11 +175,22 @@ def projection(columns: Iterable[str] | None) -> Table:
         return SLOTS
     names = as_list(columns) or []
     unknown = [name for name in names if name not in _COLUMNS]
+    if len(set(names)) != len(names):
+        raise InputError(f"columns {names} name one twice", argument="columns")
     if unknown or not names:
         raise InputError(
             f"unknown or no columns {unknown}", argument="columns", allowed=str(SLOTS.names)
         )
     return Table("slots", tuple(_COLUMNS[name] for name in names))
+
+
+def instant_bound(moment: pd.Timestamp) -> pa.Scalar:
+    """A bound as a microsecond instant that compares as ``moment`` does with stored ones.
+
+    Stored instants are whole microseconds, so ``x >= t`` and ``x < t`` hold exactly when
+    they hold for ``t`` rounded up (down would admit a snapshot just before the bound).
+    """
+    return pa.scalar(moment.ceil("us").to_pydatetime(), UTC_INSTANT)
 
 
 def history_filter(
@@ -181,13 +202,9 @@ def history_filter(
     """The pushed-down predicate on fetched_at, service_id and location_id."""
     parts = []
     if lo is not None:
-        parts.append(
-            pc.field("fetched_at") >= pa.scalar(lo.floor("us").to_pydatetime(), UTC_INSTANT)
-        )
+        parts.append(pc.field("fetched_at") >= instant_bound(lo))
     if hi is not None:
-        parts.append(
-            pc.field("fetched_at") < pa.scalar(hi.floor("us").to_pydatetime(), UTC_INSTANT)
-        )
+        parts.append(pc.field("fetched_at") < instant_bound(hi))
     if services is not None:
         parts.append(pc.field("service_id").isin(services))
     if locations is not None:

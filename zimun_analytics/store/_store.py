@@ -33,13 +33,16 @@ import html
 import json
 import os
 import re
+import threading
 import uuid
 import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import fsspec
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -63,11 +66,13 @@ from .._schema import (
     empty_frame,
     frame_from_arrow,
 )
+from ._catalog import CATALOG_NAME, INDEX_SCHEMA, catalog_bytes, index_of, read_catalog
 from ._files import (
     LISTING,
     as_list,
     check_id,
     history_filter,
+    instant_bound,
     parquet_bytes,
     projection,
     to_arrow_table,
@@ -77,6 +82,11 @@ from ._lock import StoreLock
 
 MANIFEST_VERSION = 1
 _LAYOUT = {"slots", "days", "errors", "manifests", "_staging", ".lock"}
+# Parquet read with each page's CRC32 checked (files are written with them): a flipped bit
+# is an error there, so a file damaged inside at its size is found, never read as other rows
+_CHECKED_PARQUET = ds.ParquetFileFormat(
+    default_fragment_scan_options=ds.ParquetFragmentScanOptions(page_checksum_verification=True)
+)
 _STAGING = "_staging"  # a leading "_": pyarrow, Dask, Spark and Polars' folder scans skip it
 _COMMIT_ORDER = ("days", "errors", "slots")  # slots, the table engines read, appears last
 _LEGACY_FOLDER = "snapshot_id="  # the layout before: slots/snapshot_id=<id>/part-0.parquet
@@ -100,13 +110,54 @@ def _secret_values(options: dict[str, Any]) -> tuple[str, ...]:
     return tuple(sorted(found, key=len, reverse=True))  # longest first: no partial redaction
 
 
+def secrets_in(url: str, storage_options: dict[str, Any] | None = None) -> tuple[str, ...]:
+    """The credentials a store URL and its storage options carry, longest first.
+
+    What a store shows as ``***``: the ``user:password`` of each ``scheme://user:password@``
+    in the URL, and the values of storage options whose key names a secret (key, secret,
+    token, password, credential), nested ones too. The CLI redacts its messages with them.
+    """
+    found = _userinfo(url) + _secret_values(storage_options or {})
+    return tuple(sorted(set(found), key=len, reverse=True))
+
+
 def _userinfo(url: str) -> tuple[str, ...]:
     """The ``user:password`` part of each ``scheme://user:password@`` in ``url``."""
     return tuple(info for info in _USERINFO.findall(url) if info)
 
 
-def _fetched_at(manifest: dict[str, Any]) -> pd.Timestamp:
-    return pd.Timestamp(manifest["fetched_at"]).tz_convert("UTC")
+def _snapshot_of_file(path: str) -> str:
+    """The snapshot id a table file belongs to, by its name (either layout)."""
+    name = path.rsplit("/", 1)[-1]
+    if name == "part-0.parquet" or name.startswith("part-"):
+        folder = path.rsplit("/", 2)[-2]
+        return folder.removeprefix(_LEGACY_FOLDER)
+    return name.removesuffix(".parquet")
+
+
+def _own_paths(table: str, snapshot_id: str) -> tuple[str, str]:
+    """The paths a manifest may give its table's file: this layout's, and the earlier one's."""
+    return f"{table}/{snapshot_id}.parquet", f"{table}/{_LEGACY_FOLDER}{snapshot_id}/part-0.parquet"
+
+
+def _is_count(value: object) -> bool:
+    """A row or byte count: a whole number an int64 holds, not a bool."""
+    return type(value) is int and 0 <= value < 2**63
+
+
+def _lists_meet(lists: pa.ChunkedArray, wanted: builtins.list[str]) -> pa.Array:
+    """Per row, whether its list holds any of ``wanted`` (a snapshot's services, say)."""
+    flat = lists.combine_chunks()
+    hits = pc.is_in(pc.list_flatten(flat), pa.array(wanted, pa.string()))
+    rows = pc.list_parent_indices(flat).filter(hits)
+    meet = np.zeros(len(flat), dtype=bool)
+    meet[np.unique(rows.to_numpy())] = True
+    return pa.array(meet)
+
+
+def _fetched_at(manifest: dict[str, Any]) -> datetime:
+    """The manifest's fetch time, UTC (datetime's parser: 30x pandas', once per manifest)."""
+    return datetime.fromisoformat(manifest["fetched_at"]).astimezone(UTC)
 
 
 def _size(n_bytes: int) -> str:
@@ -145,7 +196,7 @@ class SnapshotStore:
         storage_options: dict[str, Any] | None = None,
     ) -> None:
         self.url = os.fspath(root)
-        self._secrets = _userinfo(self.url) + _secret_values(storage_options or {})
+        self._secrets = secrets_in(self.url, storage_options)
         self._shown_url = self._redact(self.url)
         self.fs, path = fsspec.core.url_to_fs(self.url, **(storage_options or {}))
         self.root = path.rstrip("/") or "/"
@@ -160,6 +211,7 @@ class SnapshotStore:
         )
         self._lock = StoreLock(self.fs, self.root, local=self._local, folders=self._bucket is None)
         self._lock_depth = 0
+        self._threads = threading.RLock()  # threads sharing this store take turns
 
     def __repr__(self) -> str:
         # No I/O: a repr must be instant, even for a store across the network.
@@ -193,9 +245,9 @@ class SnapshotStore:
         manifests, damaged = self._read_manifests()
         rows = {"root": self._shown_url}
         if damaged:  # said first, in one short line: the rest is what the sound ones hold
-            first = str(next(iter(damaged.values())))
+            said = str(next(iter(damaged.values())))
             more = f" (and {len(damaged) - 1} more)" if len(damaged) > 1 else ""
-            rows["problem"] = f"left out: {first}{more}"
+            rows["problem"] = f"left out: {said}{more}"
         if not manifests:
             return rows if damaged else rows | {"snapshots": "0: empty, no snapshot saved here yet"}
         # By instant, not by the listing's order, which compares the ISO strings: within one
@@ -280,6 +332,7 @@ class SnapshotStore:
             encoded = {name: parquet_bytes(t, name, meta) for name, t in tables.items()}
             files = self._commit_files(snapshot_id, encoded)
             self._put_manifest(self._manifest(meta, fetched_at, tables, files))
+            self._write_catalog()
         return snapshot_id
 
     def _check_root(self) -> None:
@@ -412,15 +465,26 @@ class SnapshotStore:
             The removed paths, relative to the root.
         """
         with self.lock():
-            manifests, damaged = self._read_manifests()
+            manifests, _ = self._read_manifests(listing=True)
             named = {path for m in manifests for path in m["paths"].values()}
-            # a damaged manifest's files may be what restoring it needs: never delete them
-            named |= {
-                path
-                for path in self._table_files()
-                if any(f"/{i}.parquet" in path or f"/{_LEGACY_FOLDER}{i}/" in path for i in damaged)
+            if self._has("manifests") and not self.fs.isdir(self._path("manifests")):
+                raise SnapshotError(
+                    f"{self._shown_url}: manifests is a file, not the folder of manifests; "
+                    "nothing was cleaned"
+                )
+            # a file whose snapshot has a manifest, sound or not, is never deleted: the
+            # manifest may be restored, or name the file's earlier path (a stopped migrate)
+            ids = {
+                path.rsplit("/", 1)[-1].removesuffix(".json")
+                for path in self.fs.glob(self._path("manifests", "*.json"))
             }
-            found = self._table_files()
+            found = [path for path in self._table_files() if _snapshot_of_file(path) not in ids]
+            if not ids and len({_snapshot_of_file(path) for path in found}) > 1:
+                raise SnapshotError(
+                    f"{self._shown_url} has table files of several snapshots but no manifest at "
+                    "all: the manifests were lost or moved, not left by a killed run; nothing "
+                    "was cleaned (restore manifests/ first)"
+                )
             found += self.fs.glob(self._path("manifests", "*.tmp"))  # a killed os.replace
             orphans = sorted(path for path in found if path not in named)
             staged = self.fs.find(self._path(_STAGING)) if self._has(_STAGING) else []
@@ -429,6 +493,8 @@ class SnapshotStore:
             if staged:
                 self.fs.rm(self._path(_STAGING), recursive=True)
             self._remove_bare_legacy_folders()
+            if self._has("manifests"):
+                self._write_catalog()
         return [self._relative(path) for path in sorted(orphans + staged)]
 
     def _has(self, *parts: str) -> bool:
@@ -449,40 +515,46 @@ class SnapshotStore:
                     self.fs.rmdir(folder)
 
     def migrate(self) -> builtins.list[str]:
-        """Move snapshots of the earlier layout (``slots/snapshot_id=<id>/part-0.parquet``).
+        """Rewrite snapshots of the earlier layout (``slots/snapshot_id=<id>/part-0.parquet``).
 
-        Each file moves to ``<table>/<id>.parquet`` and its manifest is rewritten to name it,
-        one snapshot at a time, under the store's lock; the files' bytes, and so their sha256,
-        do not change. Each manifest is rewritten right after its snapshot's files move: a run
-        stopped halfway leaves the snapshots before it moved and those after it as they were,
-        and a rerun carries on (the one it stopped in reads again once the rerun moved it).
+        One snapshot at a time, under the store's lock: its files are checked against the
+        manifest (sha256), rewritten as ``<table>/<id>.parquet`` with what files carry now
+        (pandas' dtypes among them, so plain pandas reads them as the store does), committed as
+        a save commits, then the manifest is rewritten to name them, and only then are the old
+        files deleted. A run stopped anywhere leaves every snapshot readable through its
+        manifest, and a rerun carries on. A snapshot whose old files are damaged is left as it
+        is, with a DamagedSnapshotWarning.
 
         Returns
         -------
         list of str
-            The ids of the snapshots moved (none if the store is in the current layout).
+            The ids of the snapshots rewritten (none if the store is in the current layout).
         """
         moved = []
         with self.lock():
-            for manifest in self._manifests():
-                legacy = {
-                    name: path
-                    for name, path in manifest["paths"].items()
-                    if f"/{_LEGACY_FOLDER}" in path
-                }
-                if not legacy:
+            for manifest in self._manifests(listing=True):
+                if not any(f"/{_LEGACY_FOLDER}" in path for path in manifest["paths"].values()):
                     continue
                 snapshot_id = manifest["snapshot_id"]
-                for name, path in legacy.items():
-                    final = self._table_path(name, snapshot_id)
-                    if self.fs.exists(path):  # else a stopped migration moved it already
-                        self.fs.mv(path, final)
-                    manifest["files"][name]["path"] = self._relative(final)
+                try:
+                    tables = {name: self._read_table(manifest, name) for name in TABLES}
+                except SnapshotError as problem:
+                    self._report(problem, strict=False)
+                    continue
+                meta = manifest["meta"] | {"schema_version": SCHEMA_VERSION}
+                encoded = {name: parquet_bytes(t, name, meta) for name, t in tables.items()}
+                old = builtins.list(manifest["paths"].values())
+                manifest["files"] = self._commit_files(snapshot_id, encoded)
                 self._put_manifest(
                     {k: v for k, v in manifest.items() if k != "paths"}, replace=True
                 )
+                for path in old:
+                    if f"/{_LEGACY_FOLDER}" in path and self.fs.exists(path):
+                        self.fs.rm(path)
                 moved.append(snapshot_id)
             self._remove_bare_legacy_folders()
+            if moved:
+                self._write_catalog()
         return moved
 
     # -- the lock --------------------------------------------------------------------------
@@ -491,7 +563,9 @@ class SnapshotStore:
     def lock(self, lease_s: float | None = None) -> Iterator[None]:
         """Hold the store's writer lock, ``<root>/.lock``, for the ``with`` block.
 
-        Re-entrant within one store object. A stale lock is taken over: empty or garbled, or
+        Re-entrant within one store object and thread; other threads of this process using the
+        same store object wait for it (another object of the same root is refused, as another
+        process is). A stale lock is taken over: empty or garbled, or
         its owner gone (a dead pid of this host, a pid reused by another process, an earlier
         boot), or an owner this host cannot check (another host) older than its lease. On
         local disks creating and taking over are atomic; on object stores creating is atomic
@@ -509,27 +583,30 @@ class SnapshotStore:
         SnapshotError
             Another live process holds the lock (the message names it and the file).
         """
-        if not self._lock_depth:
-            self._check_bucket()
-        held = None if self._lock_depth else self._lock.acquire(lease_s)
-        self._lock_depth += 1
-        try:
-            yield
-        finally:
-            self._lock_depth -= 1
-            if held is not None:
-                self._lock.release(held)
+        with self._threads:  # re-entrant for the thread holding it; other threads wait
+            if not self._lock_depth:
+                self._check_bucket()
+            held = None if self._lock_depth else self._lock.acquire(lease_s)
+            self._lock_depth += 1
+            try:
+                yield
+            finally:
+                self._lock_depth -= 1
+                if held is not None:
+                    self._lock.release(held)
 
     # -- reading ---------------------------------------------------------------------------
 
-    def _manifests(self, strict: bool = False) -> builtins.list[dict[str, Any]]:
+    def _manifests(
+        self, strict: bool = False, *, listing: bool = False
+    ) -> builtins.list[dict[str, Any]]:
         """Every sound manifest, sorted by fetched_at then id; the only source of what exists.
 
         A damaged one (not JSON, fields missing or of the wrong type, a bad ``fetched_at``,
         another schema version) is left out with a DamagedSnapshotWarning naming it, so one
         bad file never hides the others; ``strict`` raises its SnapshotError instead.
         """
-        manifests, problems = self._read_manifests()
+        manifests, problems = self._read_manifests(listing=listing)
         for problem in problems.values():
             self._report(problem, strict)
         return manifests
@@ -538,27 +615,96 @@ class SnapshotStore:
         """Refuse an object store whose bucket does not exist (it is never created for you)."""
         if self._bucket is None or self._bucket_seen:
             return
-        if not self.fs.exists(self._bucket):
+        try:  # info, not exists: exists reads missing credentials as a missing bucket
+            self.fs.info(self._bucket)
+        except FileNotFoundError:
             raise ConfigError(
                 f"bucket {self._bucket!r} of {self._shown_url} does not exist, or these "
                 "credentials cannot see it: create it first (a store never creates a bucket)"
-            )
+            ) from None
         self._bucket_seen = True
 
-    def _read_manifests(self) -> tuple[builtins.list[dict[str, Any]], dict[str, SnapshotError]]:
-        """The sound manifests, sorted, and the damaged ones' errors by their snapshot id."""
+    def _read_manifests(
+        self, *, every: bool = False, listing: bool = False
+    ) -> tuple[builtins.list[dict[str, Any]], dict[str, SnapshotError]]:
+        """The sound manifests as dicts, sorted, and the damaged ones' errors by snapshot id."""
+        index, problems = self._index(every=every, listing=listing)
+        manifests = [
+            self._with_paths(json.loads(text)) for text in index.column("manifest").to_pylist()
+        ]
+        return manifests, problems
+
+    def _index(
+        self, *, every: bool = False, listing: bool = False
+    ) -> tuple[pa.Table, dict[str, SnapshotError]]:
+        """The catalogue rows of every sound manifest, sorted, and the damaged ones' errors.
+
+        From the catalogue where there is one (:mod:`._catalog`): completed from a listing
+        of ``manifests/`` on a local disk or with ``listing`` (a writer, under the lock), as
+        it is on an object store (one GET). ``every`` reads every manifest itself, as
+        :meth:`verify` does.
+        """
         self._check_bucket()
         if self.fs.exists(self.root) and not self.fs.isdir(self.root):
             raise SnapshotError(f"{self._shown_url} is a file, not a snapshot store: pass a folder")
-        paths = self.fs.glob(self._path("manifests", "*.json"))
+        if self._has("manifests") and not self.fs.isdir(self._path("manifests")):
+            raise SnapshotError(
+                f"{self._shown_url}: manifests is a file, not the folder of manifests"
+            )
+        catalogue = None if every else self._catalogue()
+        if catalogue is not None and not (self._local or listing):
+            return catalogue, {}
+        folder = self._path("manifests")
+        found = self.fs.find(folder, maxdepth=1, detail=True) if self._has("manifests") else {}
+        listed = {
+            path.rsplit("/", 1)[-1].removesuffix(".json"): (path, int(info["size"]))
+            for path, info in found.items()
+            if path.endswith(".json")
+        }
+        kept = INDEX_SCHEMA.empty_table() if catalogue is None else catalogue
+        if catalogue is not None:  # rows whose manifest is there, unchanged in size
+            sizes = pa.array([listed.get(i, ("", -2))[1] for i in kept["snapshot_id"].to_pylist()])
+            kept = kept.filter(pc.equal(kept["manifest_bytes"], sizes))
+        known = set(kept["snapshot_id"].to_pylist())
+        unread = [path for snapshot_id, (path, _) in listed.items() if snapshot_id not in known]
         manifests, problems = [], {}
-        for path, data in (self.fs.cat(paths) if paths else {}).items():
+        for path, data in (self.fs.cat(unread) if unread else {}).items():
+            snapshot_id = path.rsplit("/", 1)[-1].removesuffix(".json")
             try:
                 manifests.append(self._parse_manifest(path, data))
             except SnapshotError as problem:
-                problems[path.rsplit("/", 1)[-1].removesuffix(".json")] = problem
-        manifests.sort(key=lambda m: (m["fetched_at"], m["snapshot_id"]))
-        return manifests, problems
+                problems[snapshot_id] = problem
+        if manifests:
+            sizes_by_id = {m["snapshot_id"]: listed[m["snapshot_id"]][1] for m in manifests}
+            kept = pa.concat_tables([kept, index_of(manifests, sizes_by_id)])
+        order = pc.sort_indices(kept, [("fetched_at", "ascending"), ("snapshot_id", "ascending")])
+        return kept.take(order), problems
+
+    def _catalogue(self) -> pa.Table | None:
+        """The catalogue's rows; None when there is none or it cannot be read."""
+        try:
+            data = self.fs.cat_file(self._path("manifests", CATALOG_NAME))
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return None
+        return read_catalog(data)
+
+    def _with_paths(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        manifest["paths"] = {name: self._path(manifest["files"][name]["path"]) for name in TABLES}
+        return manifest
+
+    def _write_catalog(self) -> None:
+        """Rewrite the catalogue from itself and the manifests (under the lock, after writes)."""
+        index, _ = self._index(listing=True)
+        path = self._path("manifests", CATALOG_NAME)
+        data = catalog_bytes(index)
+        if not self._local:
+            self.fs.pipe_file(path, data)  # one PUT: whole or not at all
+            return
+        os.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        temp = f"{path}.{uuid.uuid4().hex}.tmp"
+        with open(temp, "wb") as file:
+            file.write(data)
+        os.replace(temp, path)
 
     def _report(self, problem: SnapshotError, strict: bool) -> None:
         if strict:
@@ -566,39 +712,54 @@ class SnapshotStore:
         warnings.warn(f"skipped: {problem}", DamagedSnapshotWarning, stacklevel=4)
 
     def _parse_manifest(self, path: str, data: bytes) -> dict[str, Any]:
+        """A manifest checked field by field; anything off is a SnapshotError naming it.
+
+        Its id must be its file's name, and each file it names must be its own table's file
+        of that id (``<table>/<id>.parquet``, or the earlier ``<table>/snapshot_id=<id>/
+        part-0.parquet``): a manifest pointing elsewhere is damaged, never followed.
+        """
         shown = self._redact(path)
+        named = path.rsplit("/", 1)[-1].removesuffix(".json")
         try:
             manifest = json.loads(data)
-            files = {name: manifest["files"][name] for name in TABLES}
-            for entry in files.values():
+            if not isinstance(manifest, dict):
+                raise TypeError("it is not a JSON object")
+            snapshot_id = manifest["snapshot_id"]
+            if snapshot_id != named:
+                raise ValueError(f"it names snapshot {snapshot_id!r:.80}, not {named!r}")
+            check_id(snapshot_id)
+            for name in TABLES:
+                entry = manifest["files"][name]
                 if not (
-                    isinstance(entry["path"], str)
-                    and isinstance(entry["sha256"], str)
-                    and all(isinstance(entry[k], int) for k in ("rows", "bytes"))
+                    isinstance(entry, dict)
+                    and entry.get("path") in _own_paths(name, snapshot_id)
+                    and isinstance(entry.get("sha256"), str)
+                    and all(_is_count(entry.get(k)) for k in ("rows", "bytes"))
                 ):
-                    raise TypeError(f"a file entry is {entry!r:.200}")
-            if not isinstance(manifest["snapshot_id"], str):
-                raise TypeError("snapshot_id is not a string")
+                    raise TypeError(f"its {name} entry is {entry!r:.200}")
             for key in ("services", "locations"):
-                if not isinstance(manifest[key], builtins.list):
-                    raise TypeError(f"{key} is not a list")
-            if not isinstance(manifest["meta"], dict):
-                raise TypeError("meta is not an object")
-            fetched_at = pd.Timestamp(manifest["fetched_at"])
+                listed = manifest[key]
+                if not isinstance(listed, builtins.list) or not all(
+                    isinstance(i, str) for i in listed
+                ):
+                    raise TypeError(f"{key} is not a list of ids")
+            meta = manifest["meta"]
+            if not isinstance(meta, dict) or not isinstance(meta.get("api_host", ""), str | None):
+                raise TypeError("meta is not an object with a text api_host")
+            fetched_at = datetime.fromisoformat(manifest["fetched_at"])
             if fetched_at.tzinfo is None:
                 raise ValueError(f"fetched_at {manifest['fetched_at']!r} has no time zone")
-        except (ValueError, KeyError, TypeError) as exc:  # a bad date is a ValueError too
+        except (ValueError, KeyError, TypeError, RecursionError, InputError) as exc:
             raise SnapshotError(
-                f"manifest {shown} is damaged ({type(exc).__name__}: {exc}); restore it, or "
-                "delete it to drop that snapshot"
+                f"manifest {shown} is damaged ({type(exc).__name__}: {str(exc)[:200]}); "
+                "restore it, or delete it to drop that snapshot"
             ) from None
         if manifest.get("schema_version") != SCHEMA_VERSION:
             raise SnapshotError(
                 f"manifest {shown} has schema version {manifest.get('schema_version')!r}; this "
                 f"zimun-analytics reads version {SCHEMA_VERSION!r}: install a matching version"
             )
-        manifest["paths"] = {name: self._path(entry["path"]) for name, entry in files.items()}
-        return cast(dict[str, Any], manifest)
+        return self._with_paths(cast(dict[str, Any], manifest))
 
     def _manifest_of(self, snapshot_id: str) -> dict[str, Any]:
         path = self._manifest_path(check_id(snapshot_id))
@@ -625,21 +786,27 @@ class SnapshotStore:
             ``n_days``, ``n_errors``, ``services`` (number of distinct services with slots)
             and ``complete`` (no service/location failed).
         """
-        rows = [
+        index = self._sound_index(strict)
+        table = pa.table(
             {
-                "snapshot_id": m["snapshot_id"],
-                "fetched_at": pd.Timestamp(m["fetched_at"]).to_pydatetime(),
-                "api_host": m["meta"].get("api_host"),
-                "n_slots": m["files"]["slots"]["rows"],
-                "n_days": m["files"]["days"]["rows"],
-                "n_errors": m["files"]["errors"]["rows"],
-                "services": len(m["services"]),
-                "complete": m["files"]["errors"]["rows"] == 0,
+                "snapshot_id": index["snapshot_id"],
+                "fetched_at": index["fetched_at"],
+                "api_host": index["api_host"],
+                "n_slots": index["n_slots"],
+                "n_days": index["n_days"],
+                "n_errors": index["n_errors"],
+                "services": pc.list_value_length(index["services"]),
+                "complete": pc.equal(index["n_errors"], 0),
             }
-            for m in self._manifests(strict)
-        ]
-        table = pa.Table.from_pylist(rows, schema=LISTING.arrow_schema)
-        return frame_from_arrow(table, LISTING)
+        )
+        return frame_from_arrow(table.cast(LISTING.arrow_schema), LISTING)
+
+    def _sound_index(self, strict: bool) -> pa.Table:
+        """The index of the sound manifests; the damaged ones reported (see _manifests)."""
+        index, problems = self._index()
+        for problem in problems.values():
+            self._report(problem, strict)
+        return index
 
     def files(  # builtins.list: the method above shadows the name
         self, table: str = "slots", *, strict: bool = False
@@ -682,24 +849,29 @@ class SnapshotStore:
         return AvailabilitySnapshot(**frames, meta=manifest["meta"])
 
     def _read_file(self, manifest: dict[str, Any], name: str) -> pd.DataFrame:
+        return frame_from_arrow(self._read_table(manifest, name), TABLES[name])
+
+    def _read_table(self, manifest: dict[str, Any], name: str) -> pa.Table:
+        """One table of a snapshot, checked against its manifest's sha256."""
         path, entry = manifest["paths"][name], manifest["files"][name]
         try:
             data = self.fs.cat_file(path)
-        except FileNotFoundError:
+        except (FileNotFoundError, IsADirectoryError):
             data = b""
         if hashlib.sha256(data).hexdigest() != entry["sha256"]:
             raise self._damaged(manifest, path, "is missing or differs from what it wrote")
         try:
-            table = pq.read_table(pa.BufferReader(data))
+            return pq.read_table(pa.BufferReader(data), page_checksum_verification=True)
         except (pa.ArrowException, OSError) as exc:  # written so, or a bug: never raw pyarrow
             raise self._damaged(manifest, path, f"cannot be read ({exc})") from None
-        return frame_from_arrow(table, TABLES[name])
 
-    def _damaged(self, manifest: dict[str, Any], path: str, what: str) -> SnapshotError:
-        manifest_path = self._manifest_path(manifest["snapshot_id"])
+    def _damaged(self, manifest: dict[str, Any] | str, path: str, what: str) -> SnapshotError:
+        """The error of a damaged file of a snapshot (its manifest, or its id)."""
+        snapshot_id = manifest if isinstance(manifest, str) else manifest["snapshot_id"]
+        manifest_path = self._manifest_path(snapshot_id)
         return SnapshotError(
             self._redact(
-                f"snapshot {manifest['snapshot_id']!r}: {path} {what}; restore it, or delete "
+                f"snapshot {snapshot_id!r}: {path} {what}; restore it, or delete "
                 f"{manifest_path} to drop the snapshot"
             )
         )
@@ -744,7 +916,7 @@ class SnapshotStore:
         pandas.DataFrame
             Columns ``snapshot_id``, ``path`` (relative to the root) and ``problem``.
         """
-        manifests, damaged = self._read_manifests()
+        manifests, damaged = self._read_manifests(every=True)
         rows: builtins.list[dict[str, str | None]] = [
             {"snapshot_id": i, "path": f"manifests/{i}.json", "problem": str(e)}
             for i, e in damaged.items()
@@ -836,35 +1008,64 @@ class SnapshotStore:
         services, locations = as_list(services), as_list(locations)
         if verify not in ("size", "hash"):
             raise InputError(f"{verify!r}", argument="verify", allowed="'size' or 'hash'")
-        chosen = [
-            m
-            for m in self._manifests(strict)
-            if (lo is None or _fetched_at(m) >= lo)
-            and (hi is None or _fetched_at(m) < hi)
-            and (services is None or set(services) & set(m["services"]))
-            and (locations is None or set(locations) & set(m["locations"]))
-        ]
-        sizes = self._sizes(["slots"]) if chosen else {}
-        sound = []
-        for manifest in chosen:
-            problem = self._file_problems(manifest, ["slots"], sizes, verify == "hash")
-            if problem is None:
-                sound.append(manifest)
+        index = self._sound_index(strict)
+        keep = pa.array(np.ones(len(index), dtype=bool))
+        if lo is not None:
+            keep = pc.and_(keep, pc.greater_equal(index["fetched_at"], instant_bound(lo)))
+        if hi is not None:
+            keep = pc.and_(keep, pc.less(index["fetched_at"], instant_bound(hi)))
+        for column, wanted in (("services", services), ("locations", locations)):
+            if wanted is not None:
+                keep = pc.and_(keep, _lists_meet(index[column], wanted))
+        chosen = index.filter(keep)
+        sizes = self._sizes(["slots"]) if len(chosen) else {}
+        sound: builtins.list[tuple[str, str]] = []  # (snapshot id, path)
+        for snapshot_id, relative, written in zip(
+            chosen["snapshot_id"].to_pylist(),
+            chosen["slots_path"].to_pylist(),
+            chosen["slots_bytes"].to_pylist(),
+            strict=True,
+        ):
+            path = self._path(relative)
+            size = sizes.get(path)
+            if size == written:
+                sound.append((snapshot_id, path))
+            elif size is None:
+                self._report(self._damaged(snapshot_id, path, "is missing"), strict)
             else:
-                self._report(problem, strict)
+                what = f"is {size:,} bytes where it wrote {written:,}"
+                self._report(self._damaged(snapshot_id, path, what), strict)
+        if verify == "hash" and sound:
+            manifests = (json.loads(text) for text in chosen["manifest"].to_pylist())
+            digests = {m["snapshot_id"]: m["files"]["slots"]["sha256"] for m in manifests}
+            checked = []
+            for snapshot_id, path in sound:
+                if hashlib.sha256(self.fs.cat_file(path)).hexdigest() == digests[snapshot_id]:
+                    checked.append((snapshot_id, path))
+                else:
+                    what = "differs from what it wrote (sha256)"
+                    self._report(self._damaged(snapshot_id, path, what), strict)
+            sound = checked
+        if sound:
+            swapped = self._of_other_snapshots(sound)
+            for snapshot_id, path in sound:
+                if path in swapped:
+                    what = "holds another snapshot's rows (its footer names another id)"
+                    self._report(self._damaged(snapshot_id, path, what), strict)
+            sound = [(snapshot_id, path) for snapshot_id, path in sound if path not in swapped]
         if not sound:
             return empty_frame(spec)
         where = history_filter(lo, hi, services, locations)
         try:
-            table = self._read_slots([m["paths"]["slots"] for m in sound], spec, where)
+            table = self._read_slots([path for _, path in sound], spec, where)
         except (pa.ArrowException, OSError):  # a file damaged inside at its size: find it
             parts = []
-            for manifest in sound:
+            for snapshot_id, path in sound:
                 try:
-                    parts.append(self._read_slots([manifest["paths"]["slots"]], spec, where))
+                    parts.append(self._read_slots([path], spec, where))
                 except (pa.ArrowException, OSError) as exc:
-                    path = manifest["paths"]["slots"]
-                    self._report(self._damaged(manifest, path, f"cannot be read ({exc})"), strict)
+                    what = f"cannot be read ({exc})"
+                    self._report(self._damaged(snapshot_id, path, what), strict)
             if not parts:
                 return empty_frame(spec)
             table = pa.concat_tables(parts)
@@ -872,6 +1073,20 @@ class SnapshotStore:
 
     def _read_slots(self, paths: builtins.list[str], spec: Any, where: Any) -> pa.Table:
         dataset = ds.dataset(
-            paths, schema=SLOTS.arrow_schema, format="parquet", filesystem=self._arrow_fs
+            paths, schema=SLOTS.arrow_schema, format=_CHECKED_PARQUET, filesystem=self._arrow_fs
         )
         return dataset.to_table(columns=spec.names, filter=where)
+
+    def _of_other_snapshots(self, sound: builtins.list[tuple[str, str]]) -> set[str]:
+        """Paths among ``sound`` whose footer names another snapshot (a file swapped in)."""
+        dataset = ds.dataset(
+            [path for _, path in sound], format=_CHECKED_PARQUET, filesystem=self._arrow_fs
+        )
+        expected = dict((path, snapshot_id) for snapshot_id, path in sound)
+        others = set()
+        for fragment in dataset.get_fragments():
+            metadata = fragment.physical_schema.metadata or {}
+            named = metadata.get(b"zimun.snapshot_id", b"").decode(errors="replace")
+            if named != expected.get(fragment.path, named):
+                others.add(fragment.path)
+        return others
