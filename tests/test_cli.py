@@ -16,7 +16,7 @@ from zimun_analytics import SnapshotStore
 from zimun_analytics.cli import _main as cli
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-COMMANDS = ["snapshot", "sandbox", "demo", "migrate", "verify"]
+COMMANDS = ["snapshot", "sandbox", "demo", "migrate", "verify", "compact", "prune"]
 
 
 def _subcommands():

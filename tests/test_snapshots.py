@@ -1412,3 +1412,78 @@ def test_threads_sharing_a_store_take_turns_and_one_id_is_saved_once(local_store
     assert results.count("same") == 1
     assert all("already in" in str(r) for r in results if r != "same")
     assert local_store.verify().empty
+
+
+# -- years of snapshots: compaction and retention -----------------------------------------------
+
+
+@pytest.fixture
+def three_days(local_store):
+    """Four snapshots a day on 2026-03-25..27 (hours 0, 6, 12, 18), and the whole history."""
+    for day in (25, 26, 27):
+        for hour in (0, 6, 12, 18):
+            fetched = f"2026-03-{day}T{hour:02d}:00:00Z"
+            local_store.save(make_snapshot(f"d{day}h{hour:02d}", fetched, slots_per_location=30))
+    return local_store, local_store.history()
+
+
+def test_compact_merges_each_past_day_and_every_reader_sees_the_same(three_days):
+    store, everything = three_days
+    root = Path(store.root)
+    loaded = store.load("d25h06")
+    listed = store.list()
+    done = store.compact(before="2026-03-27T00:00:00Z")
+    assert done["day"].tolist() == ["2026-03-25", "2026-03-26"]
+    assert done["snapshots"].tolist() == [4, 4]
+    assert len(list((root / "slots").glob("*.parquet"))) == 2 + 4  # two days, four loose
+    pd.testing.assert_frame_equal(store.history(), everything)  # same rows, same order
+    pd.testing.assert_frame_equal(store.load("d25h06").slots, loaded.slots)
+    pd.testing.assert_frame_equal(store.load("d25h06").days, loaded.days)
+    pd.testing.assert_frame_equal(store.list(), listed)
+    one = store.history(services=["s_cut"], start="2026-03-25T05:00:00Z", end="2026-03-26T07:00Z")
+    expected = everything[
+        (everything["service_id"] == "s_cut")
+        & everything["snapshot_id"].isin(["d25h06", "d25h12", "d25h18", "d26h00", "d26h06"])
+    ].reset_index(drop=True)
+    pd.testing.assert_frame_equal(one, expected)
+    assert store.verify().empty
+    assert len(pd.read_parquet(root / "slots")) == len(everything)  # no row twice for engines
+    assert store.compact(before="2026-03-27T00:00:00Z").empty  # once is enough
+
+
+def test_prune_deletes_old_snapshots_and_rewrites_a_day_that_keeps_some(three_days):
+    store, everything = three_days
+    store.compact(before="2026-03-28T00:00:00Z")
+    assert store.prune(before="2026-03-26T12:00:00Z") == [
+        "d25h00",
+        "d25h06",
+        "d25h12",
+        "d25h18",
+        "d26h00",
+        "d26h06",
+    ]
+    kept = everything[everything["fetched_at"] >= pd.Timestamp("2026-03-26T12:00Z")]
+    pd.testing.assert_frame_equal(store.history(), kept.reset_index(drop=True))
+    plain = pd.read_parquet(Path(store.root) / "slots")  # an engine sees no pruned row
+    assert set(plain["snapshot_id"]) == {"d26h12", "d26h18", "d27h00", "d27h06", "d27h12", "d27h18"}
+    assert store.prune(keep_last=2) == ["d26h12", "d26h18", "d27h00", "d27h06"]
+    assert store.list()["snapshot_id"].tolist() == ["d27h12", "d27h18"]
+    assert store.verify().empty
+    with pytest.raises(InputError, match="one of them"):
+        store.prune()
+    with pytest.raises(InputError, match="keep_last"):
+        store.prune(keep_last=-1)
+
+
+def test_the_compact_and_prune_commands(three_days, capsys):
+    store, everything = three_days
+    assert cli_main(["compact", "--out", store.root, "--before", "2026-03-27T00:00:00Z"]) == 0
+    assert capsys.readouterr().out == f"compacted 2 days in {store.root}\n"
+    pd.testing.assert_frame_equal(store.history(), everything)
+    assert cli_main(["prune", "--out", store.root, "--keep-last", "3", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["deleted"][-1] == "d27h00"
+    assert cli_main(["prune", "--out", store.root]) == 2
+    assert "one of them" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:  # argparse's own usage error
+        cli_main(["prune", "--out", store.root, "--before", "2026-03-27"])
+    assert refused.value.code == 2 and "has no time zone" in capsys.readouterr().err

@@ -467,6 +467,79 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return EXIT_FAILURE if listed else EXIT_OK
 
 
+def _existing_store(args: argparse.Namespace) -> Any:
+    store = _open_store(args.out, args.storage_option)
+    if not store.fs.isdir(f"{store.root}/manifests"):
+        raise InputError(f"--out {args.shown_out} is not a snapshot store (no manifests/ folder)")
+    return store
+
+
+def _instant(text: str) -> datetime:
+    """An ISO time with an offset (``2026-03-01T00:00:00Z``); a naive one is refused."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO time") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no time zone: add Z or +02:00")
+    return moment
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative")
+    return value
+
+
+def cmd_compact(args: argparse.Namespace) -> int:
+    """Merge each past UTC day of snapshots into one file per table (no row or id is lost).
+
+    Every snapshot reads back as before; engines reading the table folders see the same rows
+    in far fewer files. Days that ended before --before (default: today 00:00 UTC) only.
+    Exit codes: 0 done, 1 failed (storage), 2 usage error or not a store.
+
+    Example: zimun-analytics compact --out data/
+    """
+    done = _existing_store(args).compact(before=args.before)
+    if args.json:
+        print(json.dumps({"ok": True, "compacted": done.to_dict(orient="records")}, indent=2))
+    elif not args.quiet:
+        print(f"compacted {len(done)} day{'s' if len(done) != 1 else ''} in {args.shown_out}")
+    return EXIT_OK
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    """Delete snapshots fetched before --before, or all but the newest --keep-last.
+
+    Exit codes: 0 done, 1 failed (storage), 2 usage error or not a store.
+
+    Example: zimun-analytics prune --out data/ --before 2026-01-01T00:00:00Z
+    """
+    if (args.before is None) == (args.keep_last is None):
+        raise InputError("give --before or --keep-last, one of them")
+    gone = _existing_store(args).prune(before=args.before, keep_last=args.keep_last)
+    if args.json:
+        print(json.dumps({"ok": True, "deleted": gone}, indent=2))
+    elif not args.quiet:
+        print(f"deleted {len(gone)} snapshot{'s' if len(gone) != 1 else ''} in {args.shown_out}")
+    return EXIT_OK
+
+
+def _add_compact_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--before", type=_instant, metavar="ISO", help="days ended by then (default: today UTC)"
+    )
+
+
+def _add_prune_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--before", type=_instant, metavar="ISO", help="delete fetches before")
+    parser.add_argument("--keep-last", type=_count, metavar="N", help="keep the newest N only")
+
+
 def _add_verify_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--quick", action="store_true", help="check sizes and footers only, not each sha256"
@@ -590,6 +663,8 @@ def build_parser() -> argparse.ArgumentParser:
         ("demo", cmd_demo, (_add_sandbox_options,)),
         ("migrate", cmd_migrate, (_add_store_options,)),
         ("verify", cmd_verify, (_add_store_options, _add_verify_options)),
+        ("compact", cmd_compact, (_add_store_options, _add_compact_options)),
+        ("prune", cmd_prune, (_add_store_options, _add_prune_options)),
     ]:
         doc = handler.__doc__ or ""
         sub = commands.add_parser(

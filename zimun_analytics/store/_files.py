@@ -39,6 +39,8 @@ ROW_GROUP_ROWS = 4_096  # rows per Parquet row group: one service spans one or t
 # A letter is required so that DuckDB's hive reader keeps the partition key a string: it would
 # read an all-digit id as BIGINT (or a date-like one as DATE) and clash with the file's column.
 _ID_PATTERN = re.compile(r"(?=.*[A-Za-z])[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+# the columns history() and other engines filter on: only theirs carry statistics
+_FILTERED = ["snapshot_id", "fetched_at", "service_id", "location_id", "slot_start", "local_date"]
 _SORT_KEYS = {
     "slots": SLOT_KEY,
     "days": DAY_KEY,
@@ -164,6 +166,44 @@ def parquet_bytes(table: pa.Table, name: str, meta: dict[str, Any]) -> bytes:
         compression=COMPRESSION,
         row_group_size=ROW_GROUP_ROWS,
         write_page_checksum=True,  # a reader then finds a page changed on disk (CRC32)
+        write_statistics=_FILTERED,  # min/max where readers filter: footers 4x smaller
+    )
+    data: bytes = sink.getvalue().to_pybytes()
+    return data
+
+
+def compacted_bytes(parts: list[pa.Table], name: str, snapshot_ids: list[str]) -> bytes:
+    """Several snapshots' tables as one Parquet file, sorted service first.
+
+    One service's rows of every snapshot of the day then lie together, in a row group or
+    two, so ``history(services=[one])`` decodes little more than what it returns; readers
+    put rows back in fetch order. The footer names every snapshot it holds
+    (``zimun.snapshot_ids``), in fetch order.
+    """
+    spec = TABLES[name]
+    order = {snapshot_id: i for i, snapshot_id in enumerate(snapshot_ids)}
+    table = pa.concat_tables(part.cast(spec.arrow_schema) for part in parts)
+    fetch_order = pa.array([order[i] for i in table["snapshot_id"].to_pylist()], pa.int32())
+    keys = [k for k in _SORT_KEYS[name] if k != "snapshot_id"]
+    ranked = table.append_column("_order", fetch_order)
+    ranked = ranked.sort_by(
+        [(keys[0], "ascending"), ("_order", "ascending")] + [(k, "ascending") for k in keys[1:]]
+    )
+    table = ranked.drop_columns(["_order"]).replace_schema_metadata(
+        {
+            b"pandas": _pandas_metadata(spec),
+            b"zimun.table": name.encode(),
+            b"zimun.snapshot_ids": ",".join(snapshot_ids).encode(),
+        }
+    )
+    sink = pa.BufferOutputStream()
+    pq.write_table(
+        table,
+        sink,
+        compression=COMPRESSION,
+        row_group_size=ROW_GROUP_ROWS,
+        write_page_checksum=True,
+        write_statistics=_FILTERED,  # min/max where readers filter: footers 4x smaller
     )
     data: bytes = sink.getvalue().to_pybytes()
     return data

@@ -60,6 +60,7 @@ from .._errors import (
 )
 from .._schema import (
     SCHEMA_VERSION,
+    SLOT_KEY,
     SLOTS,
     TABLES,
     AvailabilitySnapshot,
@@ -71,6 +72,7 @@ from ._files import (
     LISTING,
     as_list,
     check_id,
+    compacted_bytes,
     history_filter,
     instant_bound,
     parquet_bytes,
@@ -87,8 +89,10 @@ _LAYOUT = {"slots", "days", "errors", "manifests", "_staging", ".lock"}
 _CHECKED_PARQUET = ds.ParquetFileFormat(
     default_fragment_scan_options=ds.ParquetFragmentScanOptions(page_checksum_verification=True)
 )
+_FETCH_ORDER = ["fetched_at", "snapshot_id", *SLOT_KEY]  # the order history() gives rows in
 _STAGING = "_staging"  # a leading "_": pyarrow, Dask, Spark and Polars' folder scans skip it
 _COMMIT_ORDER = ("days", "errors", "slots")  # slots, the table engines read, appears last
+_COMPACTED = re.compile(r"\d{4}-\d{2}-\d{2}-c[0-9a-f]{12}\.parquet")  # <day>-c<hash>.parquet
 _LEGACY_FOLDER = "snapshot_id="  # the layout before: slots/snapshot_id=<id>/part-0.parquet
 # Greedy up to the last "@": a raw secret may hold "@" or "/" (AWS secret keys do).
 _USERINFO = re.compile(r"://(\S*)@")
@@ -135,9 +139,19 @@ def _snapshot_of_file(path: str) -> str:
     return name.removesuffix(".parquet")
 
 
-def _own_paths(table: str, snapshot_id: str) -> tuple[str, str]:
-    """The paths a manifest may give its table's file: this layout's, and the earlier one's."""
-    return f"{table}/{snapshot_id}.parquet", f"{table}/{_LEGACY_FOLDER}{snapshot_id}/part-0.parquet"
+def _is_own_path(path: object, table: str, snapshot_id: str) -> bool:
+    """Whether a manifest may give ``path`` as its table's file.
+
+    Its own file (this layout's or the earlier one's), or a compacted file of its table
+    (``<table>/<day>-c<hash>.parquet``).
+    """
+    if not isinstance(path, str):
+        return False
+    own = (
+        f"{table}/{snapshot_id}.parquet",
+        f"{table}/{_LEGACY_FOLDER}{snapshot_id}/part-0.parquet",
+    )
+    return path in own or bool(_COMPACTED.fullmatch(path.removeprefix(f"{table}/")))
 
 
 def _is_count(value: object) -> bool:
@@ -355,14 +369,18 @@ class SnapshotStore:
                 "pass a new or empty folder, or an existing store"
             )
 
-    def _commit_files(self, snapshot_id: str, encoded: dict[str, bytes]) -> dict[str, Any]:
+    def _commit_files(
+        self, snapshot_id: str, encoded: dict[str, bytes], finals: dict[str, str] | None = None
+    ) -> dict[str, Any]:
         """Put each table's file in place, ``slots`` last; return their manifest entries.
 
         Locally the files are written and synced under ``_staging/`` first and each is
         committed by one rename, so no table folder ever holds a partial file; an object store
-        shows each object whole or not at all, so one PUT each does the same there.
+        shows each object whole or not at all, so one PUT each does the same there. The files
+        go to ``<table>/<snapshot_id>.parquet`` unless ``finals`` names them.
         """
-        finals = {name: self._table_path(name, snapshot_id) for name in _COMMIT_ORDER}
+        if finals is None:
+            finals = {name: self._table_path(name, snapshot_id) for name in _COMMIT_ORDER}
         if self._bucket is None:  # on an object store makedirs could create a bucket
             for final in finals.values():
                 self.fs.makedirs(final.rsplit("/", 1)[0], exist_ok=True)
@@ -467,6 +485,9 @@ class SnapshotStore:
         with self.lock():
             manifests, _ = self._read_manifests(listing=True)
             named = {path for m in manifests for path in m["paths"].values()}
+            # compacted files are shared and renamed in place: only compact() and prune(), which
+            # read every manifest, may judge one unnamed
+            named |= {p for p in self._table_files() if _COMPACTED.search(p)}
             if self._has("manifests") and not self.fs.isdir(self._path("manifests")):
                 raise SnapshotError(
                     f"{self._shown_url}: manifests is a file, not the folder of manifests; "
@@ -554,8 +575,136 @@ class SnapshotStore:
                 moved.append(snapshot_id)
             self._remove_bare_legacy_folders()
             if moved:
-                self._write_catalog()
+                self._write_catalog(every=True)
         return moved
+
+    # -- years of snapshots ------------------------------------------------------------------
+
+    def compact(self, before: Any = None) -> pd.DataFrame:
+        """Merge each UTC day of snapshots fetched before ``before`` into one file per table.
+
+        An hourly export makes 24 files a day per table; after this, one. No row and no
+        snapshot identity is lost: each snapshot keeps its manifest, which now names the day's
+        file (and its own row count), and reads back exactly as before (:meth:`load`,
+        :meth:`history`, ``store.verify()``). Each snapshot's rows stay in row groups of their
+        own, in fetch order, so filters on a service or a snapshot still skip the rest. Safe
+        to stop: the day's file is committed before any manifest names it, and the files it
+        replaces are deleted only after every manifest was rewritten; a rerun finishes it.
+
+        Parameters
+        ----------
+        before : datetime, pandas.Timestamp, str or None
+            Only days that ended by then (tz-aware); default: the start of today, UTC.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per day compacted: ``day``, ``snapshots``, ``files`` (the day's new
+            files, relative to the root).
+        """
+        cutoff = (
+            pd.Timestamp.now(tz="UTC").floor("D")
+            if before is None
+            else utc_timestamp(before, "before")
+        )
+        done = []
+        with self.lock():
+            days: dict[str, builtins.list[dict[str, Any]]] = {}
+            for manifest in self._manifests(listing=True):
+                fetched = _fetched_at(manifest)
+                day_end = pd.Timestamp(fetched.date(), tz="UTC") + pd.Timedelta(days=1)
+                if day_end <= cutoff:
+                    days.setdefault(fetched.date().isoformat(), []).append(manifest)
+            for day, group in sorted(days.items()):
+                paths = {m["paths"]["slots"] for m in group}
+                if len(group) < 2 and not any(_COMPACTED.search(p) for p in paths):
+                    continue
+                if len(paths) == 1 and _COMPACTED.search(next(iter(paths))):
+                    continue  # compacted already
+                files = self._compact_group(day, group)
+                done.append({"day": day, "snapshots": len(group), "files": files})
+            if done:
+                self._write_catalog(every=True)
+                self._delete_unnamed()
+        return pd.DataFrame(done, columns=["day", "snapshots", "files"])
+
+    def _compact_group(self, day: str, group: builtins.list[dict[str, Any]]) -> builtins.list[str]:
+        """Write the group's tables as one file each, then point every manifest at them."""
+        ids = [m["snapshot_id"] for m in group]
+        digest = hashlib.sha256(",".join(ids).encode()).hexdigest()[:12]
+        finals = {name: self._path(name, f"{day}-c{digest}.parquet") for name in _COMMIT_ORDER}
+        encoded, rows = {}, {}
+        for name in TABLES:
+            parts = [self._read_table(m, name) for m in group]  # checked against sha256
+            rows[name] = [len(part) for part in parts]
+            encoded[name] = compacted_bytes(parts, name, ids)
+        entries = self._commit_files(day, encoded, finals)
+        for manifest, position in zip(group, range(len(group)), strict=True):
+            manifest["files"] = {
+                name: entries[name] | {"rows": rows[name][position], "file_rows": sum(rows[name])}
+                for name in TABLES
+            }
+            self._put_manifest({k: v for k, v in manifest.items() if k != "paths"}, replace=True)
+            manifest["paths"] = {name: finals[name] for name in TABLES}
+        return [self._relative(finals[name]) for name in TABLES]
+
+    def _delete_unnamed(self) -> None:
+        """Delete table files no sound manifest names any more (after compact or prune).
+
+        Only when every manifest is sound: a damaged one may name a file this cannot see.
+        """
+        manifests, damaged = self._read_manifests(every=True)  # it deletes: the truth
+        if damaged:
+            return
+        named = {path for m in manifests for path in m["paths"].values()}
+        for path in self._table_files():
+            if path not in named:
+                self.fs.rm(path)
+
+    def prune(self, before: Any = None, *, keep_last: int | None = None) -> builtins.list[str]:
+        """Delete old snapshots: those fetched before ``before``, or all but the newest few.
+
+        Each manifest goes first (the snapshot is gone for every reader at once), then the
+        catalogue, then files no manifest names. A compacted day that keeps some of its
+        snapshots is rewritten without the others, so no engine reading the folders sees
+        pruned rows.
+
+        Parameters
+        ----------
+        before : datetime, pandas.Timestamp, str or None
+            Delete snapshots fetched before this instant (tz-aware).
+        keep_last : int or None
+            Or: keep only this many of the newest snapshots (0 deletes all).
+
+        Returns
+        -------
+        list of str
+            The ids deleted, oldest first.
+        """
+        if (before is None) == (keep_last is None):
+            raise InputError("give before=... or keep_last=..., one of them", argument="prune")
+        if keep_last is not None and (
+            isinstance(keep_last, bool) or not isinstance(keep_last, int) or keep_last < 0
+        ):
+            raise InputError(f"{keep_last!r}", argument="keep_last", allowed="a count >= 0")
+        cutoff = None if before is None else utc_timestamp(before, "before")
+        with self.lock():
+            manifests = self._manifests(listing=True)
+            if cutoff is not None:
+                gone = [m for m in manifests if _fetched_at(m) < cutoff]
+            else:
+                gone = manifests[: max(0, len(manifests) - (keep_last or 0))]
+            ids = {m["snapshot_id"] for m in gone}
+            for manifest in gone:
+                self.fs.rm(self._manifest_path(manifest["snapshot_id"]))
+            kept = [m for m in manifests if m["snapshot_id"] not in ids]
+            shrunk = {m["paths"]["slots"] for m in gone} & {m["paths"]["slots"] for m in kept}
+            for path in sorted(shrunk):  # a compacted day losing some: rewritten without them
+                group = [m for m in kept if m["paths"]["slots"] == path]
+                self._compact_group(_fetched_at(group[0]).date().isoformat(), group)
+            self._write_catalog(every=True)
+            self._delete_unnamed()
+        return [m["snapshot_id"] for m in gone]
 
     # -- the lock --------------------------------------------------------------------------
 
@@ -692,9 +841,14 @@ class SnapshotStore:
         manifest["paths"] = {name: self._path(manifest["files"][name]["path"]) for name in TABLES}
         return manifest
 
-    def _write_catalog(self) -> None:
-        """Rewrite the catalogue from itself and the manifests (under the lock, after writes)."""
-        index, _ = self._index(listing=True)
+    def _write_catalog(self, *, every: bool = False) -> None:
+        """Rewrite the catalogue (under the lock, after writes).
+
+        From itself and a listing of the manifests after a save (new manifests are read);
+        from every manifest (``every``) after rewriting manifests in place, which a listing
+        cannot tell from unchanged ones when their size stays the same.
+        """
+        index, _ = self._index(listing=True, every=every)
         path = self._path("manifests", CATALOG_NAME)
         data = catalog_bytes(index)
         if not self._local:
@@ -732,7 +886,7 @@ class SnapshotStore:
                 entry = manifest["files"][name]
                 if not (
                     isinstance(entry, dict)
-                    and entry.get("path") in _own_paths(name, snapshot_id)
+                    and _is_own_path(entry.get("path"), name, snapshot_id)
                     and isinstance(entry.get("sha256"), str)
                     and all(_is_count(entry.get(k)) for k in ("rows", "bytes"))
                 ):
@@ -861,7 +1015,10 @@ class SnapshotStore:
         if hashlib.sha256(data).hexdigest() != entry["sha256"]:
             raise self._damaged(manifest, path, "is missing or differs from what it wrote")
         try:
-            return pq.read_table(pa.BufferReader(data), page_checksum_verification=True)
+            table = pq.read_table(pa.BufferReader(data), page_checksum_verification=True)
+            if "file_rows" in entry:  # a compacted file: this snapshot's rows of it
+                table = table.filter(pc.equal(table["snapshot_id"], manifest["snapshot_id"]))
+            return table
         except (pa.ArrowException, OSError) as exc:  # written so, or a bug: never raw pyarrow
             raise self._damaged(manifest, path, f"cannot be read ({exc})") from None
 
@@ -958,8 +1115,9 @@ class SnapshotStore:
                 rows = pq.ParquetFile(file).metadata.num_rows
         except (pa.ArrowException, OSError) as exc:
             return self._damaged(manifest, path, f"is not a readable Parquet file ({exc})")
-        if rows != manifest["files"][name]["rows"]:
-            written = manifest["files"][name]["rows"]
+        entry = manifest["files"][name]
+        written = entry.get("file_rows", entry["rows"])  # a compacted file: all it holds
+        if rows != written:
             return self._damaged(manifest, path, f"holds {rows:,} rows where it wrote {written:,}")
         return None
 
@@ -1046,47 +1204,67 @@ class SnapshotStore:
                     what = "differs from what it wrote (sha256)"
                     self._report(self._damaged(snapshot_id, path, what), strict)
             sound = checked
-        if sound:
-            swapped = self._of_other_snapshots(sound)
-            for snapshot_id, path in sound:
-                if path in swapped:
-                    what = "holds another snapshot's rows (its footer names another id)"
-                    self._report(self._damaged(snapshot_id, path, what), strict)
-            sound = [(snapshot_id, path) for snapshot_id, path in sound if path not in swapped]
         if not sound:
             return empty_frame(spec)
+        ids_of: dict[str, builtins.list[str]] = {}  # path -> its chosen snapshots
+        for snapshot_id, path in sound:
+            ids_of.setdefault(path, []).append(snapshot_id)
+        compacted = any(_COMPACTED.fullmatch(path.rsplit("/", 1)[-1]) for path in ids_of)
         where = history_filter(lo, hi, services, locations)
+        if compacted:  # a compacted file holds other snapshots too: only the chosen ones' rows
+            chosen_ids = pc.field("snapshot_id").isin([snapshot_id for snapshot_id, _ in sound])
+            where = chosen_ids if where is None else where & chosen_ids
+        fragments = []
+        for fragment in self._slots_dataset(builtins.list(ids_of)).get_fragments():
+            # the footer, read once here and kept by the fragment for the scan: a file swapped
+            # in at the same size names other snapshots
+            metadata = fragment.physical_schema.metadata or {}
+            held = metadata.get(b"zimun.snapshot_ids") or metadata.get(b"zimun.snapshot_id", b"")
+            if set(ids_of[fragment.path]) <= set(held.decode(errors="replace").split(",")):
+                fragments.append(fragment)
+                continue
+            what = "holds another snapshot's rows (its footer names another id)"
+            for snapshot_id in ids_of[fragment.path]:
+                self._report(self._damaged(snapshot_id, fragment.path, what), strict)
         try:
-            table = self._read_slots([path for _, path in sound], spec, where)
+            table = self._scan(fragments, spec, where, in_fetch_order=compacted)
         except (pa.ArrowException, OSError):  # a file damaged inside at its size: find it
             parts = []
-            for snapshot_id, path in sound:
+            for fragment in fragments:
                 try:
-                    parts.append(self._read_slots([path], spec, where))
+                    parts.append(self._scan([fragment], spec, where, in_fetch_order=compacted))
                 except (pa.ArrowException, OSError) as exc:
-                    what = f"cannot be read ({exc})"
-                    self._report(self._damaged(snapshot_id, path, what), strict)
+                    for snapshot_id in ids_of[fragment.path]:
+                        what = f"cannot be read ({exc})"
+                        self._report(self._damaged(snapshot_id, fragment.path, what), strict)
             if not parts:
                 return empty_frame(spec)
-            table = pa.concat_tables(parts)
+            table = pa.concat_tables(parts)  # files in fetch order, each sorted: in order
         return frame_from_arrow(table, spec)
 
-    def _read_slots(self, paths: builtins.list[str], spec: Any, where: Any) -> pa.Table:
-        dataset = ds.dataset(
+    def _slots_dataset(self, paths: builtins.list[str]) -> ds.FileSystemDataset:
+        return ds.dataset(
             paths, schema=SLOTS.arrow_schema, format=_CHECKED_PARQUET, filesystem=self._arrow_fs
         )
-        return dataset.to_table(columns=spec.names, filter=where)
 
-    def _of_other_snapshots(self, sound: builtins.list[tuple[str, str]]) -> set[str]:
-        """Paths among ``sound`` whose footer names another snapshot (a file swapped in)."""
-        dataset = ds.dataset(
-            [path for _, path in sound], format=_CHECKED_PARQUET, filesystem=self._arrow_fs
+    def _scan(
+        self, fragments: builtins.list[Any], spec: Any, where: Any, *, in_fetch_order: bool
+    ) -> pa.Table:
+        """The rows of ``fragments``; ``in_fetch_order`` sorts compacted files' rows back.
+
+        A compacted file keeps one service's rows together (service first); the history is
+        ordered by fetch, then service, location and slot start, as loose files give it.
+        """
+        dataset = ds.FileSystemDataset(
+            fragments, SLOTS.arrow_schema, _CHECKED_PARQUET, filesystem=self._arrow_fs
         )
-        expected = dict((path, snapshot_id) for snapshot_id, path in sound)
-        others = set()
-        for fragment in dataset.get_fragments():
-            metadata = fragment.physical_schema.metadata or {}
-            named = metadata.get(b"zimun.snapshot_id", b"").decode(errors="replace")
-            if named != expected.get(fragment.path, named):
-                others.add(fragment.path)
-        return others
+        if not in_fetch_order:
+            return dataset.to_table(columns=spec.names, filter=where)
+        columns = list(dict.fromkeys([*spec.names, *_FETCH_ORDER]))
+        return self._in_fetch_order(dataset.to_table(columns=columns, filter=where)).select(
+            spec.names
+        )
+
+    @staticmethod
+    def _in_fetch_order(table: pa.Table) -> pa.Table:
+        return table.sort_by([(key, "ascending") for key in _FETCH_ORDER])
