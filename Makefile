@@ -55,6 +55,7 @@ bench: $(STAMP)  ## performance figures beside their baselines
 	$(PY) benchmarks/bench_throughput.py
 	$(PY) benchmarks/bench_fetch.py
 	$(PY) benchmarks/bench_plots.py
+	$(PY) benchmarks/bench_store.py
 
 sandbox: $(STAMP)  ## the sandbox in the foreground on :8765
 	$(PY) -m zimun_analytics sandbox --port 8765

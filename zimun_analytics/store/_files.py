@@ -39,6 +39,10 @@ ROW_GROUP_ROWS = 4_096  # rows per Parquet row group: one service spans one or t
 # A letter is required so that DuckDB's hive reader keeps the partition key a string: it would
 # read an all-digit id as BIGINT (or a date-like one as DATE) and clash with the file's column.
 _ID_PATTERN = re.compile(r"(?=.*[A-Za-z])[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+# A compacted day (1.2 M rows) in groups of this many: a footer 4x smaller than at 4,096 (it
+# is read before any row), still about three services a group. One service of 16 days read
+# in 44 ms at 16,384, 79 ms at 4,096, 55 ms at 32,768, 90 ms at 65,536.
+COMPACTED_ROW_GROUP_ROWS = 16_384
 # the columns history() and other engines filter on: only theirs carry statistics
 _FILTERED = ["snapshot_id", "fetched_at", "service_id", "location_id", "slot_start", "local_date"]
 _SORT_KEYS = {
@@ -201,7 +205,7 @@ def compacted_bytes(parts: list[pa.Table], name: str, snapshot_ids: list[str]) -
         table,
         sink,
         compression=COMPRESSION,
-        row_group_size=ROW_GROUP_ROWS,
+        row_group_size=COMPACTED_ROW_GROUP_ROWS,
         write_page_checksum=True,
         write_statistics=_FILTERED,  # min/max where readers filter: footers 4x smaller
     )

@@ -1210,6 +1210,9 @@ class SnapshotStore:
         for snapshot_id, path in sound:
             ids_of.setdefault(path, []).append(snapshot_id)
         compacted = any(_COMPACTED.fullmatch(path.rsplit("/", 1)[-1]) for path in ids_of)
+        # a compacted file is sorted service first, then in fetch order: one service's rows
+        # come out of the files (in fetch order) already as the history orders them
+        resort = compacted and (services is None or len(set(services)) > 1)
         where = history_filter(lo, hi, services, locations)
         if compacted:  # a compacted file holds other snapshots too: only the chosen ones' rows
             chosen_ids = pc.field("snapshot_id").isin([snapshot_id for snapshot_id, _ in sound])
@@ -1227,12 +1230,12 @@ class SnapshotStore:
             for snapshot_id in ids_of[fragment.path]:
                 self._report(self._damaged(snapshot_id, fragment.path, what), strict)
         try:
-            table = self._scan(fragments, spec, where, in_fetch_order=compacted)
+            table = self._scan(fragments, spec, where, in_fetch_order=resort)
         except (pa.ArrowException, OSError):  # a file damaged inside at its size: find it
             parts = []
             for fragment in fragments:
                 try:
-                    parts.append(self._scan([fragment], spec, where, in_fetch_order=compacted))
+                    parts.append(self._scan([fragment], spec, where, in_fetch_order=resort))
                 except (pa.ArrowException, OSError) as exc:
                     for snapshot_id in ids_of[fragment.path]:
                         what = f"cannot be read ({exc})"
