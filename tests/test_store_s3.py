@@ -221,3 +221,24 @@ def test_no_endpoint_and_no_credentials_is_one_line_not_a_botocore_traceback(buc
     assert run.stderr.count("\n") == 1 and "Traceback" not in run.stderr
     assert run.stderr.startswith("error: object store: Unable to locate credentials")
     assert "--storage-option endpoint_url=" in run.stderr
+
+
+def test_list_and_history_cost_a_constant_number_of_requests_not_one_per_manifest(
+    bucket, options, caplog
+):
+    """s3fs logs each S3 call it makes ("CALL: <operation>"): counted over 3 and 12 snapshots."""
+    url = f"s3://{bucket}/zimun"
+    counts = {}
+    for total in (3, 12):
+        writer = SnapshotStore(url, storage_options=options)
+        have = len(writer.list())
+        for index in range(have, total):
+            writer.save(make_snapshot(f"f{index:02d}", f"2026-03-27T{index:02d}:00:00Z"))
+        reader = SnapshotStore(url, storage_options=options)  # a fresh process's reader
+        with caplog.at_level("DEBUG", logger="s3fs"):
+            caplog.clear()
+            assert len(reader.list()) == total
+            listed = [r.getMessage() for r in caplog.records if r.getMessage().startswith("CALL")]
+        counts[total] = len(listed)
+    # the bucket, the root (is it a folder?) and the catalogue: 6 calls, however many manifests
+    assert counts[3] == counts[12] <= 6, counts

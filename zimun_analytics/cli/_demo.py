@@ -1,4 +1,4 @@
-"""The seed's booking flow, step by step, through :class:`~zimun_analytics.sync_client.ZimunClient`.
+"""The seed's booking flow, step by step, through :class:`~zimun_analytics.ZimunClient`.
 
 token → services → availability → hold → confirm → reschedule → cancel, one line per step. The
 customer is made up; the access token is never printed.

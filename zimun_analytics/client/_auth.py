@@ -41,7 +41,7 @@ class ClientCredentialsAuth(httpx.Auth):
         Optional space-separated scopes to ask for; default: all the client may have.
     timeout
         Connect, read, write and pool timeouts of the token request (an ``httpx.Timeout`` with
-        all four, or seconds for each); default those of :mod:`zimun_analytics.config`.
+        all four, or seconds for each); default those of :mod:`zimun_analytics._config`.
     """
 
     requires_response_body = True

@@ -1,9 +1,9 @@
 """The Zimun API client, async: the one implementation of every endpoint call.
 
-:class:`AsyncZimunClient` does the work: auth (:mod:`.auth`), one retry loop, a shared rate
-limiter and typed errors (:mod:`.retries`, :mod:`.errors`), typed records (:mod:`.models`).
-:class:`~zimun_analytics.sync_client.ZimunClient` (in :mod:`.sync_client`) runs this same code
-on a private event loop in a background thread, for scripts and notebook cells.
+:class:`AsyncZimunClient` does the work: auth (:mod:`._auth`), one retry loop, a shared rate
+limiter and typed errors (:mod:`._retries`, :mod:`.._errors`), typed records
+(:mod:`.._models`). :class:`~zimun_analytics.ZimunClient` (in :mod:`._sync_client`) runs
+this same code on a private event loop in a background thread, for scripts and notebook cells.
 """
 
 from __future__ import annotations
@@ -209,7 +209,7 @@ class AsyncZimunClient:
         (``https://api.zimun.online``).
     timeout
         Limits of each request attempt, token requests included: ``None`` for the defaults of
-        :mod:`~zimun_analytics.config` (connect 10 s, read, write and pool 30 s each), seconds
+        :mod:`~zimun_analytics._config` (connect 10 s, read, write and pool 30 s each), seconds
         for all four phases, or an ``httpx.Timeout`` limiting every phase. A response body must
         also keep up an average of ``MIN_TRANSFER_RATE_BPS`` after a first read timeout.
     call_deadline
@@ -220,7 +220,7 @@ class AsyncZimunClient:
         Retries after the first attempt, for connection errors, timeouts, 408, 429 and 5xx.
     transport
         Any ``httpx.AsyncBaseTransport`` (``httpx.MockTransport`` in tests, proxies, ...);
-        by default an :class:`~zimun_analytics.transport.AiohttpTransport`.
+        by default an :class:`~zimun_analytics.client._transport.AiohttpTransport`.
     max_connections
         Connections open at once by the default transport; more calls in flight wait for one.
         ``max_connections`` is ``None`` with a caller's ``transport`` (whose own limits hold).
@@ -258,7 +258,7 @@ class AsyncZimunClient:
         self.max_connections: int | None = max_connections if transport is None else None
         if transport is None:
             # httpx's own pool costs ~1 ms of CPU a request at a few dozen in flight, aiohttp's
-            # a tenth of that: see zimun_analytics.transport and benchmarks/bench_throughput.py
+            # a tenth of that: see client/_transport.py and benchmarks/bench_throughput.py
             transport = AiohttpTransport(max_connections=max_connections)
         assert self.timeout.read is not None  # request_timeout limits every phase
         slow_body = minimum_rate_hook(self.timeout.read, MIN_TRANSFER_RATE_BPS)
@@ -306,7 +306,7 @@ class AsyncZimunClient:
 
         A POST or PATCH carries one ``Idempotency-Key`` on every attempt (``idempotency_key``,
         else a new one); an error it raises names that key and whether the call may have
-        taken effect (:class:`~zimun_analytics.errors.APIError`).
+        taken effect (:class:`~zimun_analytics._errors.APIError`).
         """
         key = None
         if method in {"POST", "PATCH"}:
@@ -481,7 +481,7 @@ class AsyncZimunClient:
         """A POST or PATCH of ``path`` (under ``/api/v1``), its answer read as ``record``.
 
         A success whose answer cannot be read (not JSON, or not a ``record``) took effect all
-        the same: it is raised as :class:`~zimun_analytics.errors.UnreadableAnswerError`.
+        the same: it is raised as :class:`~zimun_analytics._errors.UnreadableAnswerError`.
         """
         key = idempotency_key or new_idempotency_key()
         try:
@@ -588,7 +588,7 @@ class AsyncZimunClient:
     ) -> tuple[bytes, str | None]:
         """The availability response body as bytes, undecoded, and its request id.
 
-        For bulk tables: :mod:`zimun_analytics.wire` parses many bodies at once in Arrow,
+        For bulk tables: :mod:`zimun_analytics.fetch._wire` parses many bodies at once in Arrow,
         which is faster and several times smaller than Python dicts of the same JSON.
         """
         params = _availability_params(service_id, days_ahead, location_id, start_date)
@@ -686,7 +686,7 @@ class AsyncZimunClient:
           arguments and the error's ``idempotency_key`` returns the appointment if it was
           made, and fails with no booking if not; also after the hold expired, since the
           server keeps its answer to a key for 24 hours. Do not book again before;
-        - :class:`~zimun_analytics.errors.HoldAlreadyConfirmedError`: the hold is an appointment
+        - :class:`~zimun_analytics._errors.HoldAlreadyConfirmedError`: the hold is an appointment
           already (an earlier confirm under another key).
         """
         body = _confirm_body(hold, contact_name, contact_email, contact_phone, notes)

@@ -31,7 +31,7 @@ def request_timeout(timeout: float | httpx.Timeout | None = None) -> httpx.Timeo
     Parameters
     ----------
     timeout
-        ``None`` for :mod:`~zimun_analytics.config`'s ``CONNECT_TIMEOUT_S``,
+        ``None`` for :mod:`~zimun_analytics._config`'s ``CONNECT_TIMEOUT_S``,
         ``READ_TIMEOUT_S``, ``WRITE_TIMEOUT_S`` and ``POOL_TIMEOUT_S``; a number of seconds for
         all four; or an ``httpx.Timeout`` that limits every phase.
 

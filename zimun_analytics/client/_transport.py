@@ -13,7 +13,7 @@ of that (``benchmarks/bench_throughput.py``). :class:`AiohttpTransport` is the s
 - aiohttp's failures raised as the httpx errors they are (``ConnectTimeout``, ``ReadTimeout``,
   ``ConnectError``, ``RemoteProtocolError``, ...), each with its request;
 - the body streamed chunk by chunk as it arrives, undecoded (httpx decodes gzip itself), so
-  response hooks can wrap it (:func:`~zimun_analytics.timeouts.minimum_rate_hook`);
+  response hooks can wrap it (:func:`~zimun_analytics.client._timeouts.minimum_rate_hook`);
 - TLS as httpx verifies it (certifi, ``SSL_CERT_FILE``), proxies from ``HTTP(S)_PROXY`` and
   ``NO_PROXY``, no cookies and no ``.netrc`` (aiohttp's ``trust_env`` would add netrc
   credentials and then refuse the request's own ``Authorization``), no redirects followed.

@@ -337,7 +337,7 @@ def fetch_availability(
     Parameters
     ----------
     client
-        A :class:`~zimun_analytics.sync_client.ZimunClient` (the sandbox's or the real service's).
+        A :class:`~zimun_analytics.ZimunClient` (the sandbox's or the real service's).
     services
         Service ids; ``None`` means every active service (all catalogue pages).
     locations
@@ -356,7 +356,7 @@ def fetch_availability(
         Raise the first error instead of recording failed calls in ``errors``: an API error
         (a status other than 200/201/204 included) as it happens, a refused body (a
         ResponseFormatError: malformed, absurd, or not the answer to its call; the checks are
-        listed in :mod:`zimun_analytics.mapping`) once every call has answered.
+        listed in :mod:`zimun_analytics.fetch._mapping`) once every call has answered.
     deadline
         Seconds the whole fetch may take; ``None`` (the default) for no limit beyond each
         call's own (``call_deadline`` of the client). If the catalogue has not arrived by then,
@@ -367,7 +367,7 @@ def fetch_availability(
     Returns
     -------
     AvailabilitySnapshot
-        ``.slots`` (columns of :data:`zimun_analytics.schema.SLOTS`: snapshot_id, fetched_at,
+        ``.slots`` (columns of :data:`zimun_analytics._schema.SLOTS`: snapshot_id, fetched_at,
         organization_id, location_id, service_id, service_name, timezone, slot_start, slot_end,
         local_date, local_hour, weekday, duration_minutes, capacity, available,
         lead_time_hours), ``.days`` (columns of ``DAYS``: keys, local_date, status,

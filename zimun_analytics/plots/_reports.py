@@ -67,7 +67,7 @@ def write_heatmap_reports(
     Parameters
     ----------
     snapshot
-        A fetched or loaded :class:`~zimun_analytics.schema.AvailabilitySnapshot`.
+        A fetched or loaded :class:`~zimun_analytics._schema.AvailabilitySnapshot`.
     directory
         Where to write; created if missing.
     prefix

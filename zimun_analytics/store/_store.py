@@ -719,7 +719,7 @@ class SnapshotStore:
         boot), or an owner this host cannot check (another host) older than its lease. On
         local disks creating and taking over are atomic; on object stores creating is atomic
         where fsspec can write conditionally, and taking over is best effort
-        (:mod:`zimun_analytics.storelock`).
+        (:mod:`zimun_analytics.store._lock`).
 
         Parameters
         ----------

@@ -84,12 +84,12 @@ def explain(error: ZimunError) -> str:
 
 
 def cell_key(day: date, hour: int) -> str:
-    """A cell's key in :class:`~zimun_analytics.pickergrid.HeatmapGrid`: ``"<date>|<hour>"``."""
+    """A cell's key in the picker's heatmap (``HeatmapGrid``): ``"<date>|<hour>"``."""
     return f"{day.isoformat()}|{hour}"
 
 
 def heatmap_grid(cells: dict[tuple[date, int], Cell], days: list[date], zone: ZoneInfo) -> Json:
-    """The ``grid`` of :class:`~zimun_analytics.pickergrid.HeatmapGrid` (see there).
+    """The ``grid`` of :class:`~zimun_analytics.widgets._heatmap_widget.HeatmapGrid` (see there).
 
     Its hours, a row per day, and each cell's kind, count, tooltip and colours.
     """
