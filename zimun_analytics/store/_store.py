@@ -1166,69 +1166,19 @@ class SnapshotStore:
         services, locations = as_list(services), as_list(locations)
         if verify not in ("size", "hash"):
             raise InputError(f"{verify!r}", argument="verify", allowed="'size' or 'hash'")
-        index = self._sound_index(strict)
-        keep = pa.array(np.ones(len(index), dtype=bool))
-        if lo is not None:
-            keep = pc.and_(keep, pc.greater_equal(index["fetched_at"], instant_bound(lo)))
-        if hi is not None:
-            keep = pc.and_(keep, pc.less(index["fetched_at"], instant_bound(hi)))
-        for column, wanted in (("services", services), ("locations", locations)):
-            if wanted is not None:
-                keep = pc.and_(keep, _lists_meet(index[column], wanted))
-        chosen = index.filter(keep)
-        sizes = self._sizes(["slots"]) if len(chosen) else {}
-        sound: builtins.list[tuple[str, str]] = []  # (snapshot id, path)
-        for snapshot_id, relative, written in zip(
-            chosen["snapshot_id"].to_pylist(),
-            chosen["slots_path"].to_pylist(),
-            chosen["slots_bytes"].to_pylist(),
-            strict=True,
-        ):
-            path = self._path(relative)
-            size = sizes.get(path)
-            if size == written:
-                sound.append((snapshot_id, path))
-            elif size is None:
-                self._report(self._damaged(snapshot_id, path, "is missing"), strict)
-            else:
-                what = f"is {size:,} bytes where it wrote {written:,}"
-                self._report(self._damaged(snapshot_id, path, what), strict)
-        if verify == "hash" and sound:
-            manifests = (json.loads(text) for text in chosen["manifest"].to_pylist())
-            digests = {m["snapshot_id"]: m["files"]["slots"]["sha256"] for m in manifests}
-            checked = []
-            for snapshot_id, path in sound:
-                if hashlib.sha256(self.fs.cat_file(path)).hexdigest() == digests[snapshot_id]:
-                    checked.append((snapshot_id, path))
-                else:
-                    what = "differs from what it wrote (sha256)"
-                    self._report(self._damaged(snapshot_id, path, what), strict)
-            sound = checked
-        if not sound:
+        chosen = self._chosen(self._sound_index(strict), lo, hi, services, locations)
+        ids_of = self._sound_files(chosen, verify == "hash", strict)  # path -> its snapshots
+        if not ids_of:
             return empty_frame(spec)
-        ids_of: dict[str, builtins.list[str]] = {}  # path -> its chosen snapshots
-        for snapshot_id, path in sound:
-            ids_of.setdefault(path, []).append(snapshot_id)
         compacted = any(_COMPACTED.fullmatch(path.rsplit("/", 1)[-1]) for path in ids_of)
         # a compacted file is sorted service first, then in fetch order: one service's rows
         # come out of the files (in fetch order) already as the history orders them
         resort = compacted and (services is None or len(set(services)) > 1)
         where = history_filter(lo, hi, services, locations)
         if compacted:  # a compacted file holds other snapshots too: only the chosen ones' rows
-            chosen_ids = pc.field("snapshot_id").isin([snapshot_id for snapshot_id, _ in sound])
+            chosen_ids = pc.field("snapshot_id").isin([i for ids in ids_of.values() for i in ids])
             where = chosen_ids if where is None else where & chosen_ids
-        fragments = []
-        for fragment in self._slots_dataset(builtins.list(ids_of)).get_fragments():
-            # the footer, read once here and kept by the fragment for the scan: a file swapped
-            # in at the same size names other snapshots
-            metadata = fragment.physical_schema.metadata or {}
-            held = metadata.get(b"zimun.snapshot_ids") or metadata.get(b"zimun.snapshot_id", b"")
-            if set(ids_of[fragment.path]) <= set(held.decode(errors="replace").split(",")):
-                fragments.append(fragment)
-                continue
-            what = "holds another snapshot's rows (its footer names another id)"
-            for snapshot_id in ids_of[fragment.path]:
-                self._report(self._damaged(snapshot_id, fragment.path, what), strict)
+        fragments = self._fragments_of_their_snapshots(ids_of, strict)
         try:
             table = self._scan(fragments, spec, where, in_fetch_order=resort)
         except (pa.ArrowException, OSError):  # a file damaged inside at its size: find it
@@ -1244,6 +1194,89 @@ class SnapshotStore:
                 return empty_frame(spec)
             table = pa.concat_tables(parts)  # files in fetch order, each sorted: in order
         return frame_from_arrow(table, spec)
+
+    @staticmethod
+    def _chosen(
+        index: pa.Table,
+        lo: pd.Timestamp | None,
+        hi: pd.Timestamp | None,
+        services: builtins.list[str] | None,
+        locations: builtins.list[str] | None,
+    ) -> pa.Table:
+        """The catalogue rows of snapshots fetched in ``[lo, hi)`` holding a wanted id."""
+        keep = pa.array(np.ones(len(index), dtype=bool))
+        if lo is not None:
+            keep = pc.and_(keep, pc.greater_equal(index["fetched_at"], instant_bound(lo)))
+        if hi is not None:
+            keep = pc.and_(keep, pc.less(index["fetched_at"], instant_bound(hi)))
+        for column, wanted in (("services", services), ("locations", locations)):
+            if wanted is not None:
+                keep = pc.and_(keep, _lists_meet(index[column], wanted))
+        return index.filter(keep)
+
+    def _sound_files(
+        self, chosen: pa.Table, sha256: bool, strict: bool
+    ) -> dict[str, builtins.list[str]]:
+        """The slots files of ``chosen`` that match their manifests, with their snapshots.
+
+        Sizes always (one listing of the folder), sha256 too if asked (a read of each file);
+        a snapshot whose file does not match is reported and left out.
+        """
+        sizes = self._sizes(["slots"]) if len(chosen) else {}
+        digests = (
+            {
+                m["snapshot_id"]: m["files"]["slots"]["sha256"]
+                for m in (json.loads(text) for text in chosen["manifest"].to_pylist())
+            }
+            if sha256
+            else {}
+        )
+        hashed: dict[str, str] = {}  # a compacted file is read once, whatever it holds
+        ids_of: dict[str, builtins.list[str]] = {}
+        for snapshot_id, relative, written in zip(
+            chosen["snapshot_id"].to_pylist(),
+            chosen["slots_path"].to_pylist(),
+            chosen["slots_bytes"].to_pylist(),
+            strict=True,
+        ):
+            path = self._path(relative)
+            size = sizes.get(path)
+            if size is None:
+                what = "is missing"
+            elif size != written:
+                what = f"is {size:,} bytes where it wrote {written:,}"
+            elif sha256 and digests[snapshot_id] != self._sha256(path, hashed):
+                what = "differs from what it wrote (sha256)"
+            else:
+                ids_of.setdefault(path, []).append(snapshot_id)
+                continue
+            self._report(self._damaged(snapshot_id, path, what), strict)
+        return ids_of
+
+    def _sha256(self, path: str, known: dict[str, str]) -> str:
+        if path not in known:
+            known[path] = hashlib.sha256(self.fs.cat_file(path)).hexdigest()
+        return known[path]
+
+    def _fragments_of_their_snapshots(
+        self, ids_of: dict[str, builtins.list[str]], strict: bool
+    ) -> builtins.list[Any]:
+        """The files as scan fragments, but those whose footer names other snapshots.
+
+        The footer is read once here and kept by the fragment for the scan: a file swapped in
+        at the same size names other snapshots.
+        """
+        fragments = []
+        for fragment in self._slots_dataset(builtins.list(ids_of)).get_fragments():
+            metadata = fragment.physical_schema.metadata or {}
+            held = metadata.get(b"zimun.snapshot_ids") or metadata.get(b"zimun.snapshot_id", b"")
+            if set(ids_of[fragment.path]) <= set(held.decode(errors="replace").split(",")):
+                fragments.append(fragment)
+                continue
+            what = "holds another snapshot's rows (its footer names another id)"
+            for snapshot_id in ids_of[fragment.path]:
+                self._report(self._damaged(snapshot_id, fragment.path, what), strict)
+        return fragments
 
     def _slots_dataset(self, paths: builtins.list[str]) -> ds.FileSystemDataset:
         return ds.dataset(
