@@ -431,9 +431,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
     Example: zimun-analytics migrate --out data/
     """
-    store = _open_store(args.out, args.storage_option)
-    if not store.fs.isdir(f"{store.root}/manifests"):
-        raise InputError(f"--out {args.shown_out} is not a snapshot store (no manifests/ folder)")
+    store = _existing_store(args)
     moved = store.migrate()
     cleaned = store.clean()
     if args.json:
@@ -453,9 +451,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     Example: zimun-analytics verify --out data/
     """
-    store = _open_store(args.out, args.storage_option)
-    if not store.fs.isdir(f"{store.root}/manifests"):
-        raise InputError(f"--out {args.shown_out} is not a snapshot store (no manifests/ folder)")
+    store = _existing_store(args)
     problems = store.verify(sha256=not args.quick)
     listed = problems.to_dict(orient="records")
     if args.json:

@@ -6,9 +6,10 @@ reader so learns what exists with one read instead of one request per manifest (
 them after a year of hourly exports), and ``list()`` parses no JSON at all.
 
 The manifests stay the truth. The catalogue is rewritten under the store's lock after every
-change (save, clean, migrate), from itself and a listing of ``manifests/``: a manifest it
-lacks (a run killed between its manifest and the catalogue, an older version's save) or
-whose size changed is read, one that is gone is dropped. A reader on a local disk, where
+change: after a save or clean from itself and a listing of ``manifests/`` (a manifest it
+lacks, from a run killed between its manifest and the catalogue or an older version's save,
+or whose size changed is read; one that is gone is dropped), after compact, prune and
+migrate, which rewrite manifests in place, from every manifest. A reader on a local disk, where
 listing a folder is cheap, does the same, so it sees exactly the manifests there are; a
 reader on an object store trusts the catalogue (one GET) and catches up at the next write.
 

@@ -111,7 +111,7 @@ def _secret_values(options: dict[str, Any]) -> tuple[str, ...]:
             found += _secret_values(value)
         elif any(word in name.lower() for word in _SECRET_WORDS) and value:
             found.append(str(value))
-    return tuple(sorted(found, key=len, reverse=True))  # longest first: no partial redaction
+    return tuple(found)
 
 
 def secrets_in(url: str, storage_options: dict[str, Any] | None = None) -> tuple[str, ...]:
@@ -157,6 +157,21 @@ def _is_own_path(path: object, table: str, snapshot_id: str) -> bool:
 def _is_count(value: object) -> bool:
     """A row or byte count: a whole number an int64 holds, not a bool."""
     return type(value) is int and 0 <= value < 2**63
+
+
+def _write_synced(path: str, data: bytes) -> None:
+    """Write a local file and sync it to disk before anything is renamed onto it."""
+    with open(path, "wb") as file:
+        file.write(data)
+        file.flush()
+        os.fsync(file.fileno())
+
+
+def _replace_file(path: str, data: bytes) -> None:
+    """Replace a local file so that readers see all of the old or all of the new one."""
+    temp = f"{path}.{uuid.uuid4().hex}.tmp"  # not *.json: never listed as a manifest
+    _write_synced(temp, data)
+    os.replace(temp, path)
 
 
 def _lists_meet(lists: pa.ChunkedArray, wanted: builtins.list[str]) -> pa.Array:
@@ -389,10 +404,7 @@ class SnapshotStore:
             os.makedirs(staging, exist_ok=True)
             staged = {name: f"{staging}/{name}.parquet" for name in _COMMIT_ORDER}
             for name, path in staged.items():
-                with open(path, "wb") as file:
-                    file.write(encoded[name])
-                    file.flush()
-                    os.fsync(file.fileno())
+                _write_synced(path, encoded[name])
             for name in _COMMIT_ORDER:
                 os.replace(staged[name], finals[name])
             os.rmdir(staging)
@@ -445,12 +457,7 @@ class SnapshotStore:
             else:
                 self._put_once(path, data)
             return
-        temp = f"{path}.{uuid.uuid4().hex}.tmp"  # not *.json: never listed
-        with open(temp, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, path)
+        _replace_file(path, data)
 
     def _put_once(self, path: str, data: bytes) -> None:
         """PUT a new manifest only if there is none (If-None-Match where the store has it).
@@ -487,7 +494,8 @@ class SnapshotStore:
             named = {path for m in manifests for path in m["paths"].values()}
             # compacted files are shared and renamed in place: only compact() and prune(), which
             # read every manifest, may judge one unnamed
-            named |= {p for p in self._table_files() if _COMPACTED.search(p)}
+            files = self._table_files()  # one listing of the table folders
+            named |= {path for path in files if _COMPACTED.search(path)}
             if self._has("manifests") and not self.fs.isdir(self._path("manifests")):
                 raise SnapshotError(
                     f"{self._shown_url}: manifests is a file, not the folder of manifests; "
@@ -499,7 +507,7 @@ class SnapshotStore:
                 path.rsplit("/", 1)[-1].removesuffix(".json")
                 for path in self.fs.glob(self._path("manifests", "*.json"))
             }
-            found = [path for path in self._table_files() if _snapshot_of_file(path) not in ids]
+            found = [path for path in files if _snapshot_of_file(path) not in ids]
             if not ids and len({_snapshot_of_file(path) for path in found}) > 1:
                 raise SnapshotError(
                     f"{self._shown_url} has table files of several snapshots but no manifest at "
@@ -624,8 +632,7 @@ class SnapshotStore:
                 files = self._compact_group(day, group)
                 done.append({"day": day, "snapshots": len(group), "files": files})
             if done:
-                self._write_catalog(every=True)
-                self._delete_unnamed()
+                self._rewrite_catalog_and_delete_unnamed()
         return pd.DataFrame(done, columns=["day", "snapshots", "files"])
 
     def _compact_group(self, day: str, group: builtins.list[dict[str, Any]]) -> builtins.list[str]:
@@ -635,7 +642,8 @@ class SnapshotStore:
         finals = {name: self._path(name, f"{day}-c{digest}.parquet") for name in _COMMIT_ORDER}
         encoded, rows = {}, {}
         for name in TABLES:
-            parts = [self._read_table(m, name) for m in group]  # checked against sha256
+            read: dict[str, pa.Table] = {}  # a compacted day's file: read once for all
+            parts = [self._read_table(m, name, read) for m in group]  # checked against sha256
             rows[name] = [len(part) for part in parts]
             encoded[name] = compacted_bytes(parts, name, ids)
         entries = self._commit_files(day, encoded, finals)
@@ -648,15 +656,20 @@ class SnapshotStore:
             manifest["paths"] = {name: finals[name] for name in TABLES}
         return [self._relative(finals[name]) for name in TABLES]
 
-    def _delete_unnamed(self) -> None:
-        """Delete table files no sound manifest names any more (after compact or prune).
+    def _rewrite_catalog_and_delete_unnamed(self) -> None:
+        """After compact or prune: the catalogue from every manifest, then unnamed files.
 
-        Only when every manifest is sound: a damaged one may name a file this cannot see.
+        A file goes when no sound manifest names it any more. Nothing is deleted while a
+        manifest is damaged: it may name a file this cannot see.
         """
-        manifests, damaged = self._read_manifests(every=True)  # it deletes: the truth
+        index, damaged = self._write_catalog(every=True)  # it deletes: read the truth
         if damaged:
             return
-        named = {path for m in manifests for path in m["paths"].values()}
+        named = {
+            self._path(entry["path"])
+            for text in index.column("manifest").to_pylist()
+            for entry in json.loads(text)["files"].values()
+        }
         for path in self._table_files():
             if path not in named:
                 self.fs.rm(path)
@@ -702,8 +715,7 @@ class SnapshotStore:
             for path in sorted(shrunk):  # a compacted day losing some: rewritten without them
                 group = [m for m in kept if m["paths"]["slots"] == path]
                 self._compact_group(_fetched_at(group[0]).date().isoformat(), group)
-            self._write_catalog(every=True)
-            self._delete_unnamed()
+            self._rewrite_catalog_and_delete_unnamed()
         return [m["snapshot_id"] for m in gone]
 
     # -- the lock --------------------------------------------------------------------------
@@ -841,24 +853,22 @@ class SnapshotStore:
         manifest["paths"] = {name: self._path(manifest["files"][name]["path"]) for name in TABLES}
         return manifest
 
-    def _write_catalog(self, *, every: bool = False) -> None:
-        """Rewrite the catalogue (under the lock, after writes).
+    def _write_catalog(self, *, every: bool = False) -> tuple[pa.Table, dict[str, SnapshotError]]:
+        """Rewrite the catalogue (under the lock, after writes); return what it read.
 
         From itself and a listing of the manifests after a save (new manifests are read);
         from every manifest (``every``) after rewriting manifests in place, which a listing
         cannot tell from unchanged ones when their size stays the same.
         """
-        index, _ = self._index(listing=True, every=every)
+        index, damaged = self._index(listing=True, every=every)
         path = self._path("manifests", CATALOG_NAME)
         data = catalog_bytes(index)
-        if not self._local:
+        if self._local:
+            os.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+            _replace_file(path, data)
+        else:
             self.fs.pipe_file(path, data)  # one PUT: whole or not at all
-            return
-        os.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
-        temp = f"{path}.{uuid.uuid4().hex}.tmp"
-        with open(temp, "wb") as file:
-            file.write(data)
-        os.replace(temp, path)
+        return index, damaged
 
     def _report(self, problem: SnapshotError, strict: bool) -> None:
         if strict:
@@ -1005,22 +1015,39 @@ class SnapshotStore:
     def _read_file(self, manifest: dict[str, Any], name: str) -> pd.DataFrame:
         return frame_from_arrow(self._read_table(manifest, name), TABLES[name])
 
-    def _read_table(self, manifest: dict[str, Any], name: str) -> pa.Table:
-        """One table of a snapshot, checked against its manifest's sha256."""
+    def _read_table(
+        self,
+        manifest: dict[str, Any],
+        name: str,
+        read: dict[str, tuple[str, pa.Table]] | None = None,
+    ) -> pa.Table:
+        """One table of a snapshot, checked against its manifest's sha256.
+
+        ``read`` keeps whole files already read, with their sha256, by path: a caller reading
+        several snapshots of one compacted file reads and hashes it once.
+        """
         path, entry = manifest["paths"][name], manifest["files"][name]
-        try:
-            data = self.fs.cat_file(path)
-        except (FileNotFoundError, IsADirectoryError):
-            data = b""
-        if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+        if read is None or path not in read:
+            try:
+                data = self.fs.cat_file(path)
+            except (FileNotFoundError, IsADirectoryError):
+                data = b""
+            digest = hashlib.sha256(data).hexdigest()
+            try:
+                whole = pq.read_table(pa.BufferReader(data), page_checksum_verification=True)
+            except (pa.ArrowException, OSError) as exc:  # never raw pyarrow
+                if digest == entry["sha256"]:  # written so, or a bug
+                    raise self._damaged(manifest, path, f"cannot be read ({exc})") from None
+                whole = None
+            if read is None:
+                read = {}
+            read[path] = (digest, whole)
+        digest, whole = read[path]
+        if digest != entry["sha256"] or whole is None:
             raise self._damaged(manifest, path, "is missing or differs from what it wrote")
-        try:
-            table = pq.read_table(pa.BufferReader(data), page_checksum_verification=True)
-            if "file_rows" in entry:  # a compacted file: this snapshot's rows of it
-                table = table.filter(pc.equal(table["snapshot_id"], manifest["snapshot_id"]))
-            return table
-        except (pa.ArrowException, OSError) as exc:  # written so, or a bug: never raw pyarrow
-            raise self._damaged(manifest, path, f"cannot be read ({exc})") from None
+        if "file_rows" in entry:  # a compacted file: this snapshot's rows of it
+            return whole.filter(pc.equal(whole["snapshot_id"], manifest["snapshot_id"]))
+        return whole
 
     def _damaged(self, manifest: dict[str, Any] | str, path: str, what: str) -> SnapshotError:
         """The error of a damaged file of a snapshot (its manifest, or its id)."""
